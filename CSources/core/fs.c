@@ -1,0 +1,206 @@
+/*
+ * fs.c: durable file writes for the Maildir store and the node's state.
+ *
+ * Untrusted input: the bytes written are untrusted message data, but they are
+ * only copied; paths come from the node's own configuration, never from the
+ * network.
+ *
+ * Durability (the reasoning, as Postfix's mail_stream.c gives it): a mail
+ * server may say "250" only once the message would survive a crash or a power
+ * cut. So a new file is written under a temporary name, its data forced to
+ * disk with fsync(), and only then renamed into place; rename() within one
+ * file system is atomic, so a reader sees either no file or the whole file.
+ * The rename itself is a change to the directory, which lives in its own
+ * blocks: fsync() of the directory makes the new name durable. Without that
+ * last step a crash could lose a message that was already acknowledged.
+ * A crash before the rename leaves only a temporary file, which is never
+ * delivered (Maildir readers look in new/ and cur/, not tmp/).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "smtorp_core.h"
+
+/* fsync() the directory that holds `path`. */
+static smtorp_result sync_parent_directory(const char *path) {
+    char dir[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof dir) return SMTORP_ERR_INVALID_ARGUMENT;
+    memcpy(dir, path, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        dir[0] = '.';
+        dir[1] = '\0';
+    } else if (slash == dir) {
+        dir[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return SMTORP_ERR_IO;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc == 0 ? SMTORP_OK : SMTORP_ERR_IO;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t length) {
+    while (length > 0) {
+        ssize_t n = write(fd, data, length);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        data += n;
+        length -= (size_t)n;
+    }
+    return 0;
+}
+
+SMTORP_API smtorp_result smtorp_fs_write_durable(
+    const char *tmp_path, const char *final_path,
+    const uint8_t *const *parts, const size_t *part_lengths,
+    size_t part_count) {
+    if (tmp_path == NULL || final_path == NULL ||
+        (part_count > 0 && (parts == NULL || part_lengths == NULL)))
+        return SMTORP_ERR_INVALID_ARGUMENT;
+
+    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return errno == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
+
+    for (size_t i = 0; i < part_count; i++) {
+        if (part_lengths[i] > 0 &&
+            (parts[i] == NULL || write_all(fd, parts[i], part_lengths[i]) != 0))
+            goto fail_open;
+    }
+    /* The data must be on disk before the name that makes it visible. */
+    if (fsync(fd) != 0) goto fail_open;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    /* Refuse to replace an existing file: unique names are the caller's job,
+     * and silently overwriting a stored message would lose mail. link() fails
+     * with EEXIST where rename() would replace. */
+    if (link(tmp_path, final_path) != 0) {
+        int saved = errno;
+        unlink(tmp_path);
+        errno = saved;
+        return saved == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
+    }
+    unlink(tmp_path);
+    /* Make the new name durable; only now may the caller acknowledge. */
+    smtorp_result r = sync_parent_directory(final_path);
+    if (r != SMTORP_OK) {
+        /* The file exists but its name may not survive a crash: report
+         * failure so the message is not acknowledged; remove the file so a
+         * retried transfer does not leave a duplicate behind. */
+        int saved = errno;
+        unlink(final_path);
+        errno = saved;
+        return r;
+    }
+    return SMTORP_OK;
+
+fail_open: {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+fail: {
+        int saved = errno;
+        unlink(tmp_path);
+        errno = saved;
+    }
+    return SMTORP_ERR_IO;
+}
+
+SMTORP_API smtorp_result smtorp_fs_make_directory(const char *path,
+                                                  uint32_t mode) {
+    if (path == NULL || path[0] == '\0') return SMTORP_ERR_INVALID_ARGUMENT;
+    if (mkdir(path, (mode_t)mode) != 0) {
+        if (errno != EEXIST) return SMTORP_ERR_IO;
+        struct stat st;
+        if (stat(path, &st) != 0) return SMTORP_ERR_IO;
+        if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            return SMTORP_ERR_IO;
+        }
+        return SMTORP_OK;
+    }
+    return sync_parent_directory(path);
+}
+
+SMTORP_API smtorp_result smtorp_fs_read_file(const char *path,
+                                             size_t max_length, uint8_t **out,
+                                             size_t *out_length) {
+    if (out != NULL) *out = NULL;
+    if (out_length != NULL) *out_length = 0;
+    if (path == NULL || out == NULL || out_length == NULL)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return SMTORP_ERR_IO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return SMTORP_ERR_IO;
+    }
+    if ((uint64_t)st.st_size > (uint64_t)max_length) {
+        close(fd);
+        return SMTORP_ERR_BUFFER_TOO_SMALL;
+    }
+    size_t cap = (size_t)st.st_size + 1;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return SMTORP_ERR_NO_MEMORY;
+    }
+    size_t used = 0;
+    for (;;) {
+        if (used == cap - 1) {
+            /* The file grew while we read it: stop at the limit. */
+            if (cap - 1 >= max_length) break;
+            size_t ncap = cap * 2 > max_length + 1 ? max_length + 1 : cap * 2;
+            uint8_t *nbuf = realloc(buf, ncap);
+            if (nbuf == NULL) {
+                free(buf);
+                close(fd);
+                return SMTORP_ERR_NO_MEMORY;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + used, cap - 1 - used);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            free(buf);
+            close(fd);
+            return SMTORP_ERR_IO;
+        }
+        if (n == 0) break;
+        used += (size_t)n;
+    }
+    close(fd);
+    buf[used] = 0;
+    *out = buf;
+    *out_length = used;
+    return SMTORP_OK;
+}
+
+SMTORP_API int smtorp_fs_exists(const char *path) {
+    struct stat st;
+    return path != NULL && lstat(path, &st) == 0;
+}
+
+SMTORP_API void smtorp_free(void *pointer) { free(pointer); }

@@ -1,0 +1,296 @@
+/*
+ * smtorp_core.h: the C core of smtorp.
+ *
+ * The core knows bytes, sockets, TLS, files and hash kernels. It never knows
+ * SMTP: the protocol state machines live in the Swift layer, which drives this
+ * API from a single thread (the event loop's). Every function here is called
+ * on the loop thread unless it says otherwise.
+ *
+ * Shape (libsodium / Equi-X style): opaque contexts with _new/_free
+ * (_free(NULL) is a no-op), explicit lengths, one result enum naming every
+ * failure, outputs zeroed first, results that must be checked are marked.
+ *
+ * Untrusted input: every byte read from a connection is untrusted. The core
+ * frames it (lines with a hard maximum length, or exact byte counts) and hands
+ * it on; it never interprets it.
+ */
+#ifndef SMTORP_CORE_H
+#define SMTORP_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMTORP_API __attribute__((visibility("default")))
+#define SMTORP_WUR __attribute__((warn_unused_result))
+
+/* ------------------------------------------------------------------ */
+/* Results                                                            */
+/* ------------------------------------------------------------------ */
+
+/** Every failure the core can report. SMTORP_OK is 0. */
+typedef enum smtorp_result {
+    SMTORP_OK = 0,
+    SMTORP_ERR_INVALID_ARGUMENT = 1, /* NULL where not allowed, bad length   */
+    SMTORP_ERR_NO_MEMORY = 2,
+    SMTORP_ERR_ADDRESS = 3,          /* host is not a numeric IPv4/IPv6 addr */
+    SMTORP_ERR_BIND = 4,             /* bind() failed (port in use, ...)     */
+    SMTORP_ERR_LISTEN = 5,
+    SMTORP_ERR_CONNECT = 6,
+    SMTORP_ERR_EVENT = 7,            /* libevent refused an operation        */
+    SMTORP_ERR_TLS_CONTEXT = 8,      /* SSL_CTX could not be set up          */
+    SMTORP_ERR_TLS_KEY = 9,          /* key missing, unreadable or invalid   */
+    SMTORP_ERR_TLS_CERTIFICATE = 10, /* certificate missing/unreadable/bad   */
+    SMTORP_ERR_TLS_NOT_ESTABLISHED = 11, /* no TLS session on this conn      */
+    SMTORP_ERR_IO = 12,              /* a file system call failed (errno set)*/
+    SMTORP_ERR_EXISTS = 13,          /* the file to create already exists    */
+    SMTORP_ERR_CRYPTO = 14,          /* a primitive failed (RNG, hash, ...)  */
+    SMTORP_ERR_CLOSED = 15,          /* the connection is closing            */
+    SMTORP_ERR_BUFFER_TOO_SMALL = 16
+} smtorp_result;
+
+/** A static English description of `result`, never NULL. */
+SMTORP_API const char *smtorp_result_string(smtorp_result result);
+
+/* ------------------------------------------------------------------ */
+/* Event loop, signals, timers, clocks                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct smtorp_loop smtorp_loop;
+
+/** Creates a loop. Also ignores SIGPIPE for the process (writes to a closed
+ *  socket must be an error, not a death). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_loop_new(smtorp_loop **out);
+SMTORP_API void smtorp_loop_free(smtorp_loop *loop);
+/** Runs until smtorp_loop_stop() or until no events remain. Returns 0 on a
+ *  normal exit, -1 on a libevent error. */
+SMTORP_API int smtorp_loop_run(smtorp_loop *loop);
+/** Makes smtorp_loop_run() return after the current callback. */
+SMTORP_API void smtorp_loop_stop(smtorp_loop *loop);
+
+/** Called on the loop thread when SIGTERM or SIGINT arrives. */
+typedef void (*smtorp_signal_cb)(int signal_number, void *arg);
+/** Installs the shutdown-signal handler (SIGTERM and SIGINT) on `loop`.
+ *  Only one handler per loop; a second call replaces the first. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_loop_on_shutdown_signal(
+    smtorp_loop *loop, smtorp_signal_cb cb, void *arg);
+
+typedef struct smtorp_timer smtorp_timer;
+typedef void (*smtorp_timer_cb)(void *arg);
+SMTORP_API SMTORP_WUR smtorp_result smtorp_timer_new(
+    smtorp_loop *loop, smtorp_timer_cb cb, void *arg, smtorp_timer **out);
+SMTORP_API void smtorp_timer_free(smtorp_timer *timer);
+/** (Re)arms a one-shot timer; a pending expiry is replaced. */
+SMTORP_API void smtorp_timer_start(smtorp_timer *timer, uint64_t milliseconds);
+SMTORP_API void smtorp_timer_stop(smtorp_timer *timer);
+
+/** Milliseconds from an arbitrary start, never going backwards. Any thread. */
+SMTORP_API uint64_t smtorp_clock_monotonic_ms(void);
+/** Seconds since 1970-01-01T00:00:00Z (wall clock). Any thread. */
+SMTORP_API int64_t smtorp_clock_unix_seconds(void);
+
+/* ------------------------------------------------------------------ */
+/* TLS                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct smtorp_tls_context smtorp_tls_context;
+
+/** A server context: TLS 1.2 minimum, 1.3 preferred, strong AEAD-only
+ *  ciphers with forward secrecy, no compression, no renegotiation, no
+ *  session tickets, server cipher preference. Loads a PEM certificate and
+ *  key and checks that they belong together. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_tls_server_context_new(
+    const char *certificate_path, const char *key_path,
+    smtorp_tls_context **out);
+/** A client context with the same protocol floor and cipher policy. It does
+ *  no CA verification: the caller pins the peer's SPKI fingerprint with
+ *  smtorp_conn_peer_spki_sha256(). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_tls_client_context_new(
+    smtorp_tls_context **out);
+SMTORP_API void smtorp_tls_context_free(smtorp_tls_context *ctx);
+
+/** Generates an ECDSA P-256 key and a self-signed X.509 v3 certificate
+ *  (CN = `common_name`, 20-year validity, random serial) and writes both as
+ *  PEM, mode 0600, created exclusively (SMTORP_ERR_EXISTS if either file is
+ *  already there; nothing is left behind on failure). Each file is written
+ *  to a temporary name, fsynced, renamed, and the directory fsynced. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_tls_generate_identity(
+    const char *key_path, const char *certificate_path,
+    const char *common_name);
+
+/** SHA-256 over the DER SubjectPublicKeyInfo of the certificate in the PEM
+ *  file at `certificate_path`. `out` is zeroed first. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_tls_certificate_spki_sha256(
+    const char *certificate_path, uint8_t out[32]);
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct smtorp_conn smtorp_conn;
+typedef struct smtorp_listener smtorp_listener;
+
+/** What happened to a connection. After SMTORP_CONN_EOF, _ERROR, _TLS_ERROR
+ *  or _TIMEOUT the owner must call smtorp_conn_close(). */
+typedef enum smtorp_conn_event {
+    SMTORP_CONN_READY = 1,    /* TCP connected and, with TLS, handshake done */
+    SMTORP_CONN_EOF = 2,      /* the peer closed                             */
+    SMTORP_CONN_ERROR = 3,    /* a socket error (or connect failure)         */
+    SMTORP_CONN_TLS_ERROR = 4,/* TLS handshake or record failure             */
+    SMTORP_CONN_TIMEOUT = 5   /* no bytes read for the read timeout          */
+} smtorp_conn_event;
+
+/**
+ * Callbacks of one connection. All run on the loop thread. Inside any
+ * callback the owner may call any smtorp_conn_* function on this conn,
+ * including smtorp_conn_close(); after close no callback is delivered.
+ *
+ * Framing (see smtorp_conn_expect_lines / _expect_bytes):
+ *  - on_line: one line, WITHOUT its final LF; a CR before the LF is kept
+ *    (so the owner can tell CRLF from a bare LF). `length` + 1 (the LF) is at
+ *    most the current maximum line length.
+ *  - on_line_too_long: no LF within the maximum line length. The core then
+ *    discards bytes up to and including the next LF (that remainder is never
+ *    delivered as a line) and carries on framing after it.
+ *  - on_chunk: part of an exact byte count; `remaining` is how many bytes of
+ *    the count are still to come (0 on the last piece, after which the mode
+ *    is lines again with the previous maximum).
+ * Mode changes made inside a callback apply to the very next byte: bytes
+ * already buffered are framed with the new mode (this is what makes SMTP
+ * PIPELINING and BDAT work).
+ */
+typedef struct smtorp_conn_callbacks {
+    void (*on_event)(smtorp_conn *conn, smtorp_conn_event event, void *arg);
+    void (*on_line)(smtorp_conn *conn, const uint8_t *line, size_t length,
+                    void *arg);
+    void (*on_line_too_long)(smtorp_conn *conn, void *arg);
+    void (*on_chunk)(smtorp_conn *conn, const uint8_t *data, size_t length,
+                     uint64_t remaining, void *arg);
+} smtorp_conn_callbacks;
+
+/** Called for each accepted connection, before any byte is read. The owner
+ *  sets callbacks with smtorp_conn_set_callbacks() inside this call; READY
+ *  follows once the TLS handshake (if any) completes. */
+typedef void (*smtorp_accept_cb)(smtorp_conn *conn, void *arg);
+
+/** Listens on a numeric IPv4 or IPv6 `host` and `port` (0 = any free port;
+ *  read it back with smtorp_listener_port). With `tls` non-NULL every
+ *  accepted connection speaks TLS from the first byte (implicit TLS);
+ *  with NULL it is cleartext. SO_REUSEADDR is set. The TLS context must
+ *  outlive the listener. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_listener_new(
+    smtorp_loop *loop, const char *host, uint16_t port,
+    smtorp_tls_context *tls, smtorp_accept_cb cb, void *arg,
+    smtorp_listener **out);
+SMTORP_API uint16_t smtorp_listener_port(const smtorp_listener *listener);
+/** Stops accepting. Connections already accepted are not affected. */
+SMTORP_API void smtorp_listener_free(smtorp_listener *listener);
+
+/** Connects to a numeric `host` and `port`, with TLS when `tls` is non-NULL
+ *  (`server_name` is sent as SNI when non-NULL). Callbacks are set before the
+ *  call returns; READY or ERROR/TLS_ERROR follows. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_connect(
+    smtorp_loop *loop, const char *host, uint16_t port,
+    smtorp_tls_context *tls, const char *server_name,
+    const smtorp_conn_callbacks *callbacks, void *arg, smtorp_conn **out);
+
+SMTORP_API void smtorp_conn_set_callbacks(
+    smtorp_conn *conn, const smtorp_conn_callbacks *callbacks, void *arg);
+
+/** Line mode with a hard maximum line length in octets, counting the LF
+ *  (and the CR before it). The initial mode is lines with 512. */
+SMTORP_API void smtorp_conn_expect_lines(smtorp_conn *conn,
+                                         size_t max_line_length);
+/** Delivers the next `count` bytes through on_chunk (count 0: no callback,
+ *  lines again at once). */
+SMTORP_API void smtorp_conn_expect_bytes(smtorp_conn *conn, uint64_t count);
+
+/** Queues bytes for sending. Backpressure: while more than
+ *  smtorp_conn_output_high_watermark() bytes wait to be written, the core
+ *  stops reading from this peer, and resumes once they are written out. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_write(
+    smtorp_conn *conn, const uint8_t *data, size_t length);
+/** Stops / resumes delivering input (e.g. while a slow store is running).
+ *  Bytes keep buffering in the kernel, not in the core. */
+SMTORP_API void smtorp_conn_pause_reading(smtorp_conn *conn);
+SMTORP_API void smtorp_conn_resume_reading(smtorp_conn *conn);
+/** The read timeout: SMTORP_CONN_TIMEOUT after this long without a byte
+ *  from the peer, including during the TLS handshake. 0 disables. */
+SMTORP_API void smtorp_conn_set_read_timeout(smtorp_conn *conn,
+                                             uint64_t milliseconds);
+
+/** Ends the connection: pending output is flushed (bounded by a short
+ *  internal deadline), then the socket is closed and the conn freed. No
+ *  callback is delivered after this call; the pointer is invalid at once.
+ *  Safe inside callbacks. */
+SMTORP_API void smtorp_conn_close(smtorp_conn *conn);
+
+/** Negotiated TLS facts, e.g. "TLSv1.3" and "TLS_AES_256_GCM_SHA384".
+ *  Buffers are NUL-terminated; SMTORP_ERR_TLS_NOT_ESTABLISHED without TLS. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_tls_info(
+    const smtorp_conn *conn, char *version, size_t version_size,
+    char *cipher, size_t cipher_size);
+/** SHA-256 over the DER SubjectPublicKeyInfo of the peer's certificate
+ *  (a client checks the server's this way). `out` is zeroed first. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_peer_spki_sha256(
+    const smtorp_conn *conn, uint8_t out[32]);
+
+/** Backpressure threshold in bytes (a getter for the constant). */
+SMTORP_API size_t smtorp_conn_output_high_watermark(void);
+
+/* ------------------------------------------------------------------ */
+/* Durable files                                                      */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Writes `part_count` buffers as one new file, durably:
+ *   open(tmp_path, O_CREAT|O_EXCL, 0600) -> write all -> fsync -> close
+ *   -> rename(tmp_path, final_path) -> fsync(directory of final_path)
+ * Only after this returns SMTORP_OK may the caller acknowledge the data.
+ * On any failure tmp_path is unlinked and final_path does not exist.
+ */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_write_durable(
+    const char *tmp_path, const char *final_path,
+    const uint8_t *const *parts, const size_t *part_lengths,
+    size_t part_count);
+/** Creates a directory with `mode` and fsyncs its parent; SMTORP_OK when it
+ *  already exists as a directory. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_make_directory(
+    const char *path, uint32_t mode);
+/** Reads a whole regular file of at most `max_length` bytes into a buffer
+ *  the caller frees with smtorp_free(). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_read_file(
+    const char *path, size_t max_length, uint8_t **out, size_t *out_length);
+/** 1 if `path` exists (any type), else 0. */
+SMTORP_API int smtorp_fs_exists(const char *path);
+SMTORP_API void smtorp_free(void *pointer);
+
+/* ------------------------------------------------------------------ */
+/* Small primitives (libsodium and OpenSSL)                           */
+/* ------------------------------------------------------------------ */
+
+/** Fills `out` with cryptographically secure random bytes. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_random_bytes(uint8_t *out,
+                                                        size_t length);
+/** SHA3-256 (FIPS 202) of `data`. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_sha3_256(
+    const uint8_t *data, size_t length, uint8_t out[32]);
+/** The Ed25519 public key of a 32-byte seed. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_ed25519_public_key(
+    const uint8_t seed[32], uint8_t out[32]);
+/** The process id (for Maildir unique names). */
+SMTORP_API int32_t smtorp_process_id(void);
+/** Writes all of `data` to standard error (fd 2) / standard output (fd 1),
+ *  retrying on EINTR and short writes. Any thread. */
+SMTORP_API void smtorp_write_stderr(const uint8_t *data, size_t length);
+SMTORP_API void smtorp_write_stdout(const uint8_t *data, size_t length);
+/** Ends the process with `status` (exit(3): stdio flushed). */
+SMTORP_API __attribute__((noreturn)) void smtorp_exit(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SMTORP_CORE_H */
