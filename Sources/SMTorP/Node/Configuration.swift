@@ -1,0 +1,222 @@
+// Configuration.swift: the node's configuration file (docs/configuration.md).
+//
+// Format: one setting per line, `key = value`; `#` starts a comment; blank
+// lines are ignored; repeatable keys (mailbox, domain_alias) may appear many
+// times. Unknown keys and bad values are errors that name the line, so a
+// typo never silently changes how mail is handled.
+//
+// Untrusted input: the file is the operator's, but it is parsed strictly and
+// every failure is a clear error rather than a crash.
+
+/// Severity of a log line, lowest first.
+public enum LogLevel: Int, Comparable, Sendable {
+    case debug = 0, info = 1, warning = 2, error = 3
+
+    /// Parses "debug", "info", "warning" (or "warn") and "error".
+    public init?(name: String) {
+        switch name {
+        case "debug": self = .debug
+        case "info": self = .info
+        case "warning", "warn": self = .warning
+        case "error": self = .error
+        default: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .debug: return "debug"
+        case .info: return "info"
+        case .warning: return "warning"
+        case .error: return "error"
+        }
+    }
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A numeric listening address: IPv4 "127.0.0.1:2525" or IPv6 "[::1]:2525".
+public struct ListenAddress: Equatable, Sendable {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses "host:port" / "[v6]:port"; nil when malformed.
+    public init?(parsing text: String) {
+        let bytes = Array(text.utf8)
+        var hostPart: [UInt8]
+        var portPart: [UInt8]
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")),
+                  close + 1 < bytes.count, bytes[close + 1] == UInt8(ascii: ":") else { return nil }
+            hostPart = Array(bytes[1..<close])
+            portPart = Array(bytes[(close + 2)...])
+        } else {
+            guard let colon = bytes.lastIndex(of: UInt8(ascii: ":")) else { return nil }
+            hostPart = Array(bytes[..<colon])
+            portPart = Array(bytes[(colon + 1)...])
+            if hostPart.contains(UInt8(ascii: ":")) { return nil }
+        }
+        guard !hostPart.isEmpty, let port = parseUnsigned(portPart), port <= 65535 else { return nil }
+        self.host = String(decoding: hostPart, as: UTF8.self)
+        self.port = UInt16(port)
+    }
+
+    /// "host:port", bracketing IPv6 hosts.
+    public var text: String {
+        (host.utf8.contains(UInt8(ascii: ":")) ? "[" + host + "]" : host) + ":" + String(port)
+    }
+}
+
+/// A configuration error, naming the line.
+public struct ConfigurationError: Error, Equatable, Sendable {
+    public let line: Int
+    public let message: String
+    public var description: String {
+        line > 0 ? "line " + String(line) + ": " + message : message
+    }
+}
+
+/// Everything `smtorp serve` needs, with documented defaults.
+public struct Configuration: Equatable, Sendable {
+    /// Where keys, Maildirs and state live (mode 0700).
+    public var dataDirectory: String = ""
+    /// The onion listener (implicit TLS). Tor maps virtual port 25 here.
+    public var listen = ListenAddress(host: "127.0.0.1", port: 2525)
+    /// Local mailboxes (lower case): the local parts this node accepts.
+    public var mailboxes: [String] = []
+    /// Extra domains treated as the node's own (tests, local aliases).
+    public var domainAliases: [String] = []
+    /// RFC 1870 SIZE limit in octets.
+    public var maxMessageSize = 10_240_000
+    /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires >= 100).
+    public var maxRecipients = 100
+    /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    public var commandTimeoutSeconds = 300
+    /// Seconds to wait for the next block of message data.
+    public var dataTimeoutSeconds = 300
+    /// Log threshold.
+    public var logLevel = LogLevel.info
+
+    public init() {}
+
+    /// Parses the text of a configuration file on top of the defaults.
+    public static func parse(_ text: String) throws(ConfigurationError) -> Configuration {
+        var config = Configuration()
+        var number = 0
+        for rawLine in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            number += 1
+            var line = Array(rawLine)
+            if let hash = line.firstIndex(of: UInt8(ascii: "#")) { line = Array(line[..<hash]) }
+            let trimmed = trim(line)
+            if trimmed.isEmpty { continue }
+            guard let eq = trimmed.firstIndex(of: UInt8(ascii: "=")) else {
+                throw ConfigurationError(line: number, message: "expected `key = value`")
+            }
+            let key = String(decoding: trim(Array(trimmed[..<eq])), as: UTF8.self)
+            let value = String(decoding: trim(Array(trimmed[(eq + 1)...])), as: UTF8.self)
+            try config.set(key: key, value: value, line: number)
+        }
+        return config
+    }
+
+    /// Applies one `key = value` setting (also used for command-line flags).
+    public mutating func set(key: String, value: String, line: Int = 0) throws(ConfigurationError) {
+        func fail(_ why: String) -> ConfigurationError {
+            ConfigurationError(line: line, message: key + ": " + why)
+        }
+        func number(_ min: Int, _ max: Int) throws(ConfigurationError) -> Int {
+            guard let n = parseUnsigned(Array(value.utf8)), n >= UInt64(min), n <= UInt64(max) else {
+                throw fail("expected a whole number from " + String(min) + " to " + String(max)
+                           + ", got `" + value + "`")
+            }
+            return Int(n)
+        }
+        if value.isEmpty { throw fail("missing value") }
+        switch key {
+        case "data_directory":
+            dataDirectory = value
+        case "listen":
+            guard let address = ListenAddress(parsing: value) else {
+                throw fail("expected host:port or [ipv6]:port, got `" + value + "`")
+            }
+            listen = address
+        case "mailbox":
+            let name = lowercasedASCII(value)
+            guard isValidMailboxName(name) else {
+                throw fail("`" + value + "` is not a valid mailbox name (letters, digits, . _ - only, at most 64)")
+            }
+            if !mailboxes.contains(name) { mailboxes.append(name) }
+        case "domain_alias":
+            let name = lowercasedASCII(value)
+            guard isValidDomainName(name) else { throw fail("`" + value + "` is not a domain name") }
+            if !domainAliases.contains(name) { domainAliases.append(name) }
+        case "max_message_size": maxMessageSize = try number(1024, 1 << 31)
+        case "max_recipients": maxRecipients = try number(100, 100_000)
+        case "command_timeout": commandTimeoutSeconds = try number(1, 86_400)
+        case "data_timeout": dataTimeoutSeconds = try number(1, 86_400)
+        case "log_level":
+            guard let level = LogLevel(name: value) else {
+                throw fail("expected debug, info, warning or error")
+            }
+            logLevel = level
+        default:
+            throw ConfigurationError(line: line, message: "unknown setting `" + key + "`")
+        }
+    }
+}
+
+/// Mailbox names become directory names: keep them to a safe alphabet, and
+/// never `.` or `..`.
+func isValidMailboxName(_ name: String) -> Bool {
+    let bytes = Array(name.utf8)
+    guard !bytes.isEmpty, bytes.count <= 64, bytes[0] != UInt8(ascii: ".") else { return false }
+    return bytes.allSatisfy { b in
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+            || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+    }
+}
+
+func isValidDomainName(_ name: String) -> Bool {
+    let bytes = Array(name.utf8)
+    guard !bytes.isEmpty, bytes.count <= 255 else { return false }
+    for label in bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
+        guard !label.isEmpty, label.count <= 63, label.first != UInt8(ascii: "-"),
+              label.last != UInt8(ascii: "-") else { return false }
+        for b in label where !((b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z"))
+                               || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-")) {
+            return false
+        }
+    }
+    return true
+}
+
+/// ASCII-only lower-casing (no Unicode tables needed, Embedded-friendly).
+public func lowercasedASCII(_ text: String) -> String {
+    String(decoding: text.utf8.map { b in
+        b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b + 32 : b
+    }, as: UTF8.self)
+}
+
+func trim(_ bytes: [UInt8]) -> [UInt8] {
+    var start = 0
+    var end = bytes.count
+    while start < end && (bytes[start] == 32 || bytes[start] == 9 || bytes[start] == 13) { start += 1 }
+    while end > start && (bytes[end - 1] == 32 || bytes[end - 1] == 9 || bytes[end - 1] == 13) { end -= 1 }
+    return Array(bytes[start..<end])
+}
+
+/// Parses a decimal number of at most 18 digits; nil otherwise.
+func parseUnsigned(_ bytes: [UInt8]) -> UInt64? {
+    guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+    var n: UInt64 = 0
+    for b in bytes {
+        guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+        n = n * 10 + UInt64(b - UInt8(ascii: "0"))
+    }
+    return n
+}
