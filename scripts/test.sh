@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command of the README: sets everything up and runs every test.
+#   1. C core tests (real sockets and TLS on loopback)
+#   2. Swift unit tests (state machines, parsers, golden transcripts)
+#   3. the Embedded Swift compile check of the core library
+#   4. integration tests against the real binary with real clients
+#      (swaks, Python smtplib, openssl s_client)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== C core tests"
+bash scripts/test-c-core.sh
+
+echo "== build"
+swift build --product smtorp 2>&1 | tail -n 3
+
+echo "== Swift unit tests"
+if ! swift test > .build/swift-test.log 2>&1; then
+  tail -n 60 .build/swift-test.log
+  echo "swift test failed" >&2
+  exit 1
+fi
+grep -E "with [0-9]+ failures|Test run with" .build/swift-test.log | tail -n 3
+
+echo "== Embedded Swift check"
+bash scripts/check-embedded.sh
+
+echo "== integration tests"
+SMTORP_BIN="$(swift build --show-bin-path)/smtorp" python3 -m pytest -q Tests/integration
