@@ -21,7 +21,8 @@ trap cleanup EXIT
 
 echo "== the node's addresses"
 "$bin" address --data-dir "$run/node" alice
-read -r full short onion < <("$bin" address --data-dir "$run/node" alice | tr '\n' ' ')
+mapfile -t addresses < <("$bin" address --data-dir "$run/node" alice)
+full=${addresses[0]}
 
 echo "== starting the node"
 "$bin" serve --data-dir "$run/node" --listen 127.0.0.1:0 --mailbox alice --mailbox bob \
