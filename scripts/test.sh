@@ -5,6 +5,7 @@
 #   3. the Embedded Swift compile check of the core library
 #   4. integration tests against the real binary with real clients
 #      (swaks, Python smtplib, openssl s_client)
+#   (and a fully static release build, printing its size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -25,6 +26,9 @@ grep -E "with [0-9]+ failures|Test run with" .build/swift-test.log | tail -n 3
 
 echo "== Embedded Swift check"
 bash scripts/check-embedded.sh
+
+echo "== static release binary"
+bash scripts/build-static.sh
 
 echo "== integration tests"
 SMTORP_BIN="$(swift build --show-bin-path)/smtorp" python3 -m pytest -q Tests/integration

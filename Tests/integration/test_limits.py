@@ -10,7 +10,7 @@ from conftest import Node, read_reply, tls_connect
 def small_node(tmp_path_factory):
     n = Node(tmp_path_factory.mktemp("limits") / "n",
              mailboxes=["alice"] + ["m%d" % i for i in range(101)],
-             extra=["--max-message-size", "4096", "--command-timeout", "2"]).start()
+             extra=["--max-message-size", "4096", "--command-timeout", "2", "--data-timeout", "3"]).start()
     yield n
     n.stop()
 
@@ -131,6 +131,17 @@ def test_command_timeout(small_node):
     # --command-timeout 2: the server speaks first; the socket's deadline bounds the wait.
     assert first(read_reply(s.f)) == (421, "4.4.2")
     assert s.f.read() == b""
+    s.close()
+
+
+def test_data_timeout(small_node):
+    s = opened(small_node)
+    s.cmd("RCPT TO:<alice@%s>" % small_node.onion)
+    assert s.cmd("DATA")[0] == 354
+    s.sock.sendall(b"Subject: half a message\r\n")
+    assert first(read_reply(s.f)) == (421, "4.4.2")  # after --data-timeout 3
+    assert s.f.read() == b""
+    assert small_node.all_stored() == []
     s.close()
 
 
