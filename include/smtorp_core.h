@@ -278,6 +278,19 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_random_bytes(uint8_t *out,
 /** SHA3-256 (FIPS 202) of `data`. */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_sha3_256(
     const uint8_t *data, size_t length, uint8_t out[32]);
+/** HMAC-SHA256 (RFC 2104) of `message` under `key` (Tor SAFECOOKIE). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_hmac_sha256(
+    const uint8_t *key, size_t key_length, const uint8_t *message,
+    size_t message_length, uint8_t out[32]);
+/** SHA-512 (FIPS 180-4) of `data` (Tor's expanded ed25519 key). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_sha512(
+    const uint8_t *data, size_t length, uint8_t out[64]);
+/** SHA-256 of `data`. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_sha256(
+    const uint8_t *data, size_t length, uint8_t out[32]);
+/** Compares two buffers in constant time: 1 when equal, else 0. */
+SMTORP_API int smtorp_constant_time_equal(const uint8_t *a, const uint8_t *b,
+                                          size_t length);
 /** The Ed25519 public key of a 32-byte seed. */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_ed25519_public_key(
     const uint8_t seed[32], uint8_t out[32]);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "smtorp_core.h"
@@ -37,6 +39,54 @@ SMTORP_API smtorp_result smtorp_sha3_256(const uint8_t *data, size_t length,
         out_len != 32)
         return SMTORP_ERR_CRYPTO;
     return SMTORP_OK;
+}
+
+SMTORP_API smtorp_result smtorp_hmac_sha256(const uint8_t *key,
+                                            size_t key_length,
+                                            const uint8_t *message,
+                                            size_t message_length,
+                                            uint8_t out[32]) {
+    if (out == NULL || (key == NULL && key_length > 0) ||
+        (message == NULL && message_length > 0))
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    sodium_memzero(out, 32);
+    unsigned int out_len = 0;
+    static const uint8_t empty = 0;
+    if (HMAC(EVP_sha256(), key ? key : &empty, (int)key_length,
+             message ? message : &empty, message_length, out, &out_len) == NULL ||
+        out_len != 32)
+        return SMTORP_ERR_CRYPTO;
+    return SMTORP_OK;
+}
+
+static smtorp_result digest(const EVP_MD *md, const uint8_t *data,
+                            size_t length, uint8_t *out, unsigned int size) {
+    if (out == NULL || (data == NULL && length > 0))
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    sodium_memzero(out, size);
+    unsigned int out_len = 0;
+    static const uint8_t empty = 0;
+    if (EVP_Digest(data ? data : &empty, length, out, &out_len, md, NULL) != 1 ||
+        out_len != size)
+        return SMTORP_ERR_CRYPTO;
+    return SMTORP_OK;
+}
+
+SMTORP_API smtorp_result smtorp_sha512(const uint8_t *data, size_t length,
+                                       uint8_t out[64]) {
+    return digest(EVP_sha512(), data, length, out, 64);
+}
+
+SMTORP_API smtorp_result smtorp_sha256(const uint8_t *data, size_t length,
+                                       uint8_t out[32]) {
+    return digest(EVP_sha256(), data, length, out, 32);
+}
+
+SMTORP_API int smtorp_constant_time_equal(const uint8_t *a, const uint8_t *b,
+                                          size_t length) {
+    if (length == 0) return 1;
+    if (a == NULL || b == NULL) return 0;
+    return CRYPTO_memcmp(a, b, length) == 0;
 }
 
 SMTORP_API smtorp_result smtorp_ed25519_public_key(const uint8_t seed[32],
