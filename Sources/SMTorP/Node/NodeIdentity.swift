@@ -22,6 +22,8 @@ public struct NodeIdentity: Sendable {
     public let certificatePath: String
     /// Path of the PEM private key.
     public let keyPath: String
+    /// Path of the onion service seed.
+    public let seedPath: String
 
     /// The 52-character base32 fingerprint label used in full addresses.
     public var fingerprintLabel: String { Base32.encode(fingerprint) }
@@ -64,6 +66,29 @@ public struct NodeIdentity: Sendable {
         try CoreError.check(smtorp_tls_certificate_spki_sha256(certificatePath, &fingerprint),
                             context: certificatePath)
         return NodeIdentity(onion: onion, fingerprint: fingerprint,
-                            certificatePath: certificatePath, keyPath: keyPath)
+                            certificatePath: certificatePath, keyPath: keyPath, seedPath: seedPath)
+    }
+
+    /// The onion key as Tor's control port takes it in
+    /// `ADD_ONION ED25519-V3:<blob>`: base64 of the 64-byte expanded secret
+    /// key, SHA-512(seed) with the scalar half clamped (RFC 8032 §5.1.5), the
+    /// form Tor keeps in hs_ed25519_secret_key. Deriving it from the seed
+    /// means the same key can also sign with libsodium. Secret: never log it.
+    public func torPrivateKeyBlob() throws(CoreError) -> String {
+        let seed = try DurableFile.read(path: seedPath, maxLength: 64)
+        guard seed.count == 32 else {
+            throw CoreError(SMTORP_ERR_CRYPTO, context: seedPath + " is not a 32-byte seed")
+        }
+        return "ED25519-V3:" + Base64.encode(try Self.expandedSecretKey(seed: seed))
+    }
+
+    /// SHA-512(seed), clamped: Tor's expanded ed25519 secret key.
+    public static func expandedSecretKey(seed: [UInt8]) throws(CoreError) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: 64)
+        try CoreError.check(smtorp_sha512(seed, seed.count, &h))
+        h[0] &= 248
+        h[31] &= 63
+        h[31] |= 64
+        return h
     }
 }
