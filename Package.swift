@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CLibEventOpenSSL", path: "CSources/system/libevent_openssl"),
         .systemLibrary(name: "COpenSSL", path: "CSources/system/openssl"),
         .systemLibrary(name: "CSodium", path: "CSources/system/libsodium"),
+        .systemLibrary(name: "CQREncode", path: "CSources/system/libqrencode"),
         .target(
             name: "SMTorPCore",
             dependencies: ["CLibEvent", "CLibEventOpenSSL", "COpenSSL", "CSodium"],
@@ -43,7 +44,7 @@ let package = Package(
             ]
         ),
         .target(name: "SMTorP", dependencies: ["SMTorPCore"]),
-        .executableTarget(name: "smtorp", dependencies: ["SMTorP"]),
+        .executableTarget(name: "smtorp", dependencies: ["SMTorP", "CQREncode"]),
         .testTarget(name: "SMTorPTests", dependencies: ["SMTorP"], exclude: ["Transcripts"]),
     ]
 )

@@ -264,6 +264,8 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_make_directory(
  *  the caller frees with smtorp_free(). */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_read_file(
     const char *path, size_t max_length, uint8_t **out, size_t *out_length);
+/** Removes a file (not a directory); SMTORP_OK when it did not exist. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_remove(const char *path);
 /** 1 if `path` exists (any type), else 0. */
 SMTORP_API int smtorp_fs_exists(const char *path);
 SMTORP_API void smtorp_free(void *pointer);

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config
-  libevent-dev libssl-dev libsodium-dev
+  libevent-dev libssl-dev libsodium-dev libqrencode-dev zbar-tools
   tor
   swaks libnet-ssleay-perl libio-socket-ssl-perl
   openssl python3 python3-pytest

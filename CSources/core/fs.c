@@ -198,6 +198,12 @@ SMTORP_API smtorp_result smtorp_fs_read_file(const char *path,
     return SMTORP_OK;
 }
 
+SMTORP_API smtorp_result smtorp_fs_remove(const char *path) {
+    if (path == NULL) return SMTORP_ERR_INVALID_ARGUMENT;
+    if (unlink(path) != 0 && errno != ENOENT) return SMTORP_ERR_IO;
+    return SMTORP_OK;
+}
+
 SMTORP_API int smtorp_fs_exists(const char *path) {
     struct stat st;
     return path != NULL && lstat(path, &st) == 0;

@@ -1,7 +1,8 @@
 // main.swift: the `smtorp` command-line tool.
 //
+//   smtorp init    [options]        create the node: data directory, keys, config
 //   smtorp serve   [options]        run the node (onion listener, Maildirs)
-//   smtorp address [options] [NAME] print the node's SMTorP addresses
+//   smtorp address [options] [NAME] print the node's SMTorP addresses, mailto:, QR
 //   smtorp --version | --help | help COMMAND
 //
 // Untrusted input: the command line and the configuration file; every
@@ -33,8 +34,10 @@ usage: smtorp <command> [options]
 SMTorP: e-mail between ESMTP servers that run as Tor onion services.
 
 commands:
+  init       create the node: data directory, onion key, TLS identity, config
   serve      run the node: the implicit-TLS SMTP listener and local Maildirs
   address    print this node's SMTorP addresses for a mailbox
+  check      tell whether addresses are valid SMTorP (or legacy) addresses
   help       show help for a command
 
 options:
@@ -73,6 +76,41 @@ form without it, then the node's onion name.
 options:
   --config FILE     configuration file
   --data-dir DIR    data directory
+  --short           print only the short address (no fingerprint label)
+  --mailto          print a mailto: URI for the full address instead
+  --subject TEXT    with --mailto: a subject for the URI
+  --qr              also draw the address (or mailto: URI) as a QR code here
+  --qr-png FILE     write the QR code as a PNG image
+  --qr-svg FILE     write the QR code as an SVG image
+  --help            show this help
+"""
+
+let checkHelp = """
+usage: smtorp check [options] ADDRESS...
+
+Checks each address (or mailto: URI) and prints one line per address:
+  smtorp <normalised address> (full|short|no fingerprint label)
+  legacy <normalised address>
+  invalid <input>: <reason> [<error name>]
+Exits 0 when every address is a valid SMTorP address, 1 otherwise.
+
+options:
+  --min-fingerprint N   shortest fingerprint label accepted (default 16)
+  --help                show this help
+"""
+
+let initHelp = """
+usage: smtorp init [options]
+
+Creates the node: the data directory (mode 0700) with the onion service key,
+the TLS key and self-signed certificate (files 0600), and a configuration file
+<data-dir>/smtorp.conf with the defaults and the given mailboxes. Nothing that
+exists is replaced. Prints the node's addresses.
+
+options:
+  --data-dir DIR    data directory (required)
+  --mailbox NAME    a local mailbox; repeatable
+  --listen HOST:PORT  the onion listener address for the config file
   --help            show this help
 """
 
@@ -80,6 +118,10 @@ options:
 struct LoadedOptions {
     var config = Configuration()
     var positional: [String] = []
+    /// Flags without a value that were given (e.g. --qr).
+    var switches: [String] = []
+    /// Command-specific options with a value (not configuration settings).
+    var extras: [String: String] = [:]
 }
 
 let flagToSetting: [String: String] = [
@@ -95,10 +137,13 @@ enum CLIError: Error {
     case runtime(String)
 }
 
-func parseOptions(_ args: [String], allowed: [String], help: String) throws(CLIError) -> LoadedOptions {
+func parseOptions(_ args: [String], allowed: [String], help: String,
+                  switches: [String] = [], extras: [String] = []) throws(CLIError) -> LoadedOptions {
     var configPath: String? = nil
     var overrides: [(String, String)] = []
     var positional: [String] = []
+    var switchesSeen: [String] = []
+    var extraValues: [String: String] = [:]
     var i = 0
     while i < args.count {
         let arg = args[i]
@@ -112,7 +157,10 @@ func parseOptions(_ args: [String], allowed: [String], help: String) throws(CLIE
             name = String(arg[..<eq])
             inlineValue = String(arg[arg.index(after: eq)...])
         }
-        if name == "--config" || allowed.contains(name) {
+        if switches.contains(name) {
+            if inlineValue != nil { throw .usage(name + " takes no value") }
+            switchesSeen.append(name)
+        } else if name == "--config" || allowed.contains(name) || extras.contains(name) {
             let value: String
             if let inlineValue {
                 value = inlineValue
@@ -121,7 +169,13 @@ func parseOptions(_ args: [String], allowed: [String], help: String) throws(CLIE
                 i += 1
                 value = args[i]
             }
-            if name == "--config" { configPath = value } else { overrides.append((flagToSetting[name]!, value)) }
+            if name == "--config" {
+                configPath = value
+            } else if let setting = flagToSetting[name] {
+                overrides.append((setting, value))
+            } else {
+                extraValues[name] = value
+            }
         } else if arg.hasPrefix("-") {
             throw .usage("unknown option " + arg)
         } else {
@@ -130,6 +184,10 @@ func parseOptions(_ args: [String], allowed: [String], help: String) throws(CLIE
         i += 1
     }
     var options = LoadedOptions()
+    if configPath == nil, let dir = overrides.first(where: { $0.0 == "data_directory" })?.1,
+       DurableFile.exists(dir + "/smtorp.conf") {
+        configPath = dir + "/smtorp.conf"  // written by `smtorp init` / the first `serve`
+    }
     if let configPath {
         let bytes: [UInt8]
         do throws(CoreError) {
@@ -151,6 +209,8 @@ func parseOptions(_ args: [String], allowed: [String], help: String) throws(CLIE
         }
     }
     options.positional = positional
+    options.switches = switchesSeen
+    options.extras = extraValues
     return options
 }
 
@@ -171,6 +231,7 @@ func serve(_ args: [String]) throws(CLIError) {
     }
     do throws(CoreError) {
         let identity = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory)
+        try writeDefaultConfiguration(config)
         let loop = try EventLoop()
         let tls = try TLSContext(certificatePath: identity.certificatePath, keyPath: identity.keyPath)
         let maildir = try Maildir(root: config.dataDirectory + "/Maildir")
@@ -228,22 +289,124 @@ final class ShutdownHandler {
     }
 }
 
+/// Writes <data>/smtorp.conf with `config`'s settings when there is none.
+func writeDefaultConfiguration(_ config: Configuration) throws(CoreError) {
+    let path = config.dataDirectory + "/smtorp.conf"
+    if DurableFile.exists(path) { return }
+    try DurableFile.write(path: path, parts: [Array(config.fileText.utf8)])
+}
+
+func initNode(_ args: [String]) throws(CLIError) {
+    let options = try parseOptions(args, allowed: ["--data-dir", "--mailbox", "--listen"], help: initHelp)
+    guard options.positional.isEmpty else { throw .usage("init takes no arguments") }
+    let config = options.config
+    guard !config.dataDirectory.isEmpty else { throw .usage("init needs --data-dir DIR") }
+    do throws(CoreError) {
+        let existed = DurableFile.exists(config.dataDirectory + "/onion_ed25519_seed")
+        let identity = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory)
+        try writeDefaultConfiguration(config)
+        say((existed ? "node exists: " : "created node: ") + config.dataDirectory)
+        say("onion:       " + identity.onion.hostname)
+        say("fingerprint: " + identity.fingerprintLabel)
+        for mailbox in config.mailboxes { say("address:     " + mailbox + "@" + identity.fullDomain) }
+    } catch {
+        throw .runtime(error.message)
+    }
+}
+
 func address(_ args: [String]) throws(CLIError) {
-    let options = try parseOptions(args, allowed: ["--data-dir"], help: addressHelp)
+    let options = try parseOptions(args, allowed: ["--data-dir"], help: addressHelp,
+                                   switches: ["--short", "--mailto", "--qr"],
+                                   extras: ["--qr-png", "--qr-svg", "--subject"])
     guard options.positional.count <= 1 else { throw .usage("address takes at most one mailbox") }
     guard !options.config.dataDirectory.isEmpty else {
         throw .usage("no data directory: use --data-dir or data_directory in --config")
     }
     let mailbox = options.positional.first.map { lowercasedASCII($0) }
         ?? options.config.mailboxes.first ?? "postmaster"
+    let identity: NodeIdentity
     do throws(CoreError) {
-        let identity = try NodeIdentity.loadOrCreate(dataDirectory: options.config.dataDirectory)
-        say(mailbox + "@" + identity.fullDomain)
-        say(mailbox + "@" + identity.onion.hostname)
-        say(identity.onion.hostname)
+        identity = try NodeIdentity.loadOrCreate(dataDirectory: options.config.dataDirectory)
     } catch {
         throw .runtime(error.message)
     }
+    let parsed: SMTorPAddress?
+    do throws(AddressError) {
+        parsed = try Address.parseSMTorP(mailbox + "@" + identity.fullDomain)
+    } catch {
+        throw .usage("`" + mailbox + "` cannot be a mailbox: " + error.message)
+    }
+    guard let full = parsed else { throw .runtime("internal: the node's address is not SMTorP") }
+    let wantsShort = options.switches.contains("--short")
+    let shown = wantsShort ? full.shortText : full.text
+    var payload = shown
+    if options.switches.contains("--mailto") {
+        let short = SMTorPAddress(localPart: full.localPart, onion: full.onion, fingerprintLabel: nil)
+        payload = MailtoURL(to: [.smtorp(wantsShort ? short : full)], subject: options.extras["--subject"]).text
+        say(payload)
+    } else if wantsShort {
+        say(full.shortText)
+    } else {
+        say(full.text)
+        say(full.shortText)
+        say(identity.onion.hostname)
+    }
+    let wantsQR = options.switches.contains("--qr") || options.extras["--qr-png"] != nil || options.extras["--qr-svg"] != nil
+    guard wantsQR else { return }
+    let (matrix, why) = QREncoder.matrix(payload)
+    guard let matrix else { throw .runtime(why) }
+    if options.switches.contains("--qr") { say(matrix.terminalText()) }
+    do throws(CoreError) {
+        if let png = options.extras["--qr-png"] { try DurableFile.replace(path: png, parts: [matrix.png()]) }
+        if let svg = options.extras["--qr-svg"] { try DurableFile.replace(path: svg, parts: [Array(matrix.svg().utf8)]) }
+    } catch {
+        throw .runtime("cannot write the QR image: " + error.message)
+    }
+}
+
+func check(_ args: [String]) throws(CLIError) -> Int32 {
+    let options = try parseOptions(args, allowed: [], help: checkHelp, extras: ["--min-fingerprint"])
+    guard !options.positional.isEmpty else { throw .usage("check needs at least one address") }
+    var minimum = SMTorPAddress.minimumFingerprintLength
+    if let text = options.extras["--min-fingerprint"] {
+        guard let n = Int(text), n >= minimum, n <= SMTorPAddress.fullFingerprintLength else {
+            throw .usage("--min-fingerprint takes a number from 16 to 52")
+        }
+        minimum = n
+    }
+    var allSMTorP = true
+    for input in options.positional {
+        var addresses: [Address] = []
+        if lowercasedASCII(String(input.prefix(7))) == "mailto:" {
+            do throws(MailtoError) {
+                let url = try MailtoURL.parse(input)
+                addresses = url.to + url.cc
+            } catch {
+                say("invalid " + input + ": " + error.message)
+                allSMTorP = false
+                continue
+            }
+        } else {
+            do throws(AddressError) {
+                addresses = [try Address.parse(input, minimumFingerprintLength: minimum)]
+            } catch {
+                say("invalid " + input + ": " + error.message + " [" + error.name + "]")
+                allSMTorP = false
+                continue
+            }
+        }
+        for address in addresses {
+            switch address {
+            case .smtorp(let a):
+                let kind = a.fingerprintLabel == nil ? "no fingerprint label" : (a.isFull ? "full" : "short")
+                say("smtorp " + a.text + " (" + kind + ")")
+            case .legacy(let a):
+                say("legacy " + a.text)
+                allSMTorP = false
+            }
+        }
+    }
+    return allSMTorP ? ExitCode.ok : ExitCode.failure
 }
 
 func run() -> Int32 {
@@ -263,9 +426,13 @@ func run() -> Int32 {
             switch rest.first {
             case "serve": say(serveHelp)
             case "address": say(addressHelp)
+            case "init": say(initHelp)
+            case "check": say(checkHelp)
             case nil: say(mainHelp)
             case let other?: throw .usage("no command " + other)
             }
+        case "init": try initNode(rest)
+        case "check": return try check(rest)
         case "serve": try serve(rest)
         case "address": try address(rest)
         default: throw .usage("unknown command " + command + " (try smtorp --help)")

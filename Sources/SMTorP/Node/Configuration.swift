@@ -104,6 +104,24 @@ public struct Configuration: Equatable, Sendable {
 
     public init() {}
 
+    /// The configuration as file text (what `smtorp init` writes), every
+    /// setting spelled out with its meaning.
+    public var fileText: String {
+        var t = "# smtorp node configuration (docs/configuration.md)\n"
+        t += "data_directory = " + dataDirectory + "\n"
+        t += "# the onion listener (implicit TLS); Tor maps the onion's port 25 here\n"
+        t += "listen = " + listen.text + "\n"
+        for m in mailboxes { t += "mailbox = " + m + "\n" }
+        if mailboxes.isEmpty { t += "# mailbox = alice\n" }
+        for d in domainAliases { t += "domain_alias = " + d + "\n" }
+        t += "max_message_size = " + String(maxMessageSize) + "\n"
+        t += "max_recipients = " + String(maxRecipients) + "\n"
+        t += "command_timeout = " + String(commandTimeoutSeconds) + "\n"
+        t += "data_timeout = " + String(dataTimeoutSeconds) + "\n"
+        t += "log_level = " + logLevel.name + "\n"
+        return t
+    }
+
     /// Parses the text of a configuration file on top of the defaults.
     public static func parse(_ text: String) throws(ConfigurationError) -> Configuration {
         var config = Configuration()

@@ -247,7 +247,7 @@ public struct Path: Equatable, Sendable {
 
 /// A cursor over the bytes of a path; each `scan` method consumes one
 /// grammar element or, on failure, returns nil (the index is then unspecified).
-private struct PathScanner {
+struct PathScanner {
     let bytes: [UInt8]
     var index: Int
 

@@ -36,6 +36,13 @@ public enum DurableFile {
         try CoreError.check(smtorp_fs_make_directory(path, mode), context: path)
     }
 
+    /// Writes `path` durably, replacing a previous file of that name (for
+    /// output files the user asked for, never for mail or keys).
+    public static func replace(path: String, parts: [[UInt8]]) throws(CoreError) {
+        try CoreError.check(smtorp_fs_remove(path), context: path)
+        try write(path: path, parts: parts)
+    }
+
     /// True when something exists at `path`.
     public static func exists(_ path: String) -> Bool { smtorp_fs_exists(path) != 0 }
 
