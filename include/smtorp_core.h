@@ -49,7 +49,8 @@ typedef enum smtorp_result {
     SMTORP_ERR_EXISTS = 13,          /* the file to create already exists    */
     SMTORP_ERR_CRYPTO = 14,          /* a primitive failed (RNG, hash, ...)  */
     SMTORP_ERR_CLOSED = 15,          /* the connection is closing            */
-    SMTORP_ERR_BUFFER_TOO_SMALL = 16
+    SMTORP_ERR_BUFFER_TOO_SMALL = 16,
+    SMTORP_ERR_SPAWN = 17            /* a child process could not be started */
 } smtorp_result;
 
 /** A static English description of `result`, never NULL. */
@@ -133,14 +134,16 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_tls_certificate_spki_sha256(
 typedef struct smtorp_conn smtorp_conn;
 typedef struct smtorp_listener smtorp_listener;
 
-/** What happened to a connection. After SMTORP_CONN_EOF, _ERROR, _TLS_ERROR
- *  or _TIMEOUT the owner must call smtorp_conn_close(). */
+/** What happened to a connection. After SMTORP_CONN_EOF, _ERROR, _TLS_ERROR,
+ *  _TIMEOUT or _SOCKS_ERROR the owner must call smtorp_conn_close(). */
 typedef enum smtorp_conn_event {
     SMTORP_CONN_READY = 1,    /* TCP connected and, with TLS, handshake done */
     SMTORP_CONN_EOF = 2,      /* the peer closed                             */
     SMTORP_CONN_ERROR = 3,    /* a socket error (or connect failure)         */
     SMTORP_CONN_TLS_ERROR = 4,/* TLS handshake or record failure             */
-    SMTORP_CONN_TIMEOUT = 5   /* no bytes read for the read timeout          */
+    SMTORP_CONN_TIMEOUT = 5,  /* no bytes read for the read timeout          */
+    SMTORP_CONN_SOCKS_ERROR = 6 /* the SOCKS5 proxy refused or misbehaved:
+                                   see smtorp_conn_socks_error()            */
 } smtorp_conn_event;
 
 /**
@@ -266,6 +269,11 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_read_file(
     const char *path, size_t max_length, uint8_t **out, size_t *out_length);
 /** Removes a file (not a directory); SMTORP_OK when it did not exist. */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_remove(const char *path);
+/** Reads file descriptor `fd` (a pipe, standard input) to its end, at most
+ *  `max_length` bytes (SMTORP_ERR_BUFFER_TOO_SMALL beyond), into a buffer
+ *  the caller frees with smtorp_free(). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fd_read_all(
+    int fd, size_t max_length, uint8_t **out, size_t *out_length);
 /** 1 if `path` exists (any type), else 0. */
 SMTORP_API int smtorp_fs_exists(const char *path);
 SMTORP_API void smtorp_free(void *pointer);
@@ -302,8 +310,181 @@ SMTORP_API int32_t smtorp_process_id(void);
  *  retrying on EINTR and short writes. Any thread. */
 SMTORP_API void smtorp_write_stderr(const uint8_t *data, size_t length);
 SMTORP_API void smtorp_write_stdout(const uint8_t *data, size_t length);
+/** Resolves a program name the way a shell would: a name with a '/' is
+ *  taken as it is; otherwise the first executable file of that name in a
+ *  directory of $PATH (or /usr/local/bin:/usr/bin:/bin without PATH).
+ *  Writes a NUL-terminated path into `out`; SMTORP_ERR_SPAWN if none. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_find_program(const char *name,
+                                                       char *out,
+                                                       size_t out_size);
 /** Ends the process with `status` (exit(3): stdio flushed). */
 SMTORP_API __attribute__((noreturn)) void smtorp_exit(int status);
+
+/* ------------------------------------------------------------------ */
+/* SOCKS5 client (RFC 1928, RFC 1929) for Tor                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The pure protocol part: builders for the three requests a client sends
+ * and parsers for the three replies it reads. No I/O: a parser is given the
+ * bytes received so far and says how many belong to the reply (*consumed)
+ * and what it found, like Tor's parse_socks_client(). Bytes after a reply
+ * are not part of it (after the CONNECT reply they belong to the tunnel).
+ *
+ * Builders zero `out` (all `out_size` bytes) and *out_length first; they
+ * return SMTORP_ERR_INVALID_ARGUMENT for a NULL pointer or a length outside
+ * the protocol's range and SMTORP_ERR_BUFFER_TOO_SMALL when `out` cannot hold
+ * the request. SMTORP_SOCKS5_REQUEST_MAX bytes always suffice.
+ */
+
+/** The largest request the builders make (an RFC 1929 request with a
+ *  255-octet user name and password: 3 + 255 + 255). */
+#define SMTORP_SOCKS5_REQUEST_MAX 513
+/** SMTORP_SOCKS5_REQUEST_MAX (a getter for the constant). */
+SMTORP_API size_t smtorp_socks5_request_max(void);
+
+/** The greeting (RFC 1928 section 3): VER 5, one method: 0x00 (no
+ *  authentication) or, with `with_password` non-zero, only 0x02
+ *  (username/password), so that a proxy cannot silently skip it. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_socks5_greeting(
+    int with_password, uint8_t *out, size_t out_size, size_t *out_length);
+/** The username/password request (RFC 1929 section 2): VER 1, ULEN, UNAME,
+ *  PLEN, PASSWD. Each of `username` and `password` is 1..255 octets (Tor
+ *  uses them only for stream isolation: any values). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_socks5_auth_request(
+    const char *username, const char *password, uint8_t *out,
+    size_t out_size, size_t *out_length);
+/** The CONNECT request (RFC 1928 section 4) by domain name: VER 5, CMD 1,
+ *  RSV 0, ATYP 3, a 1..255-octet name, the port in network order. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_socks5_connect_request(
+    const char *domain_name, uint16_t port, uint8_t *out, size_t out_size,
+    size_t *out_length);
+
+/** What a parser found. */
+typedef enum smtorp_socks5_parse {
+    SMTORP_SOCKS5_NEED_MORE = 0, /* a prefix of a valid reply: read more   */
+    SMTORP_SOCKS5_DONE = 1,      /* a whole reply, *consumed bytes long    */
+    SMTORP_SOCKS5_MALFORMED = 2  /* not a valid reply (or a NULL pointer)  */
+} smtorp_socks5_parse;
+
+/** The method selection reply (RFC 1928 section 3, 2 bytes: VER 5,
+ *  METHOD). *method is the selected method (0xFF: none acceptable).
+ *  *consumed and *method are zeroed first. */
+SMTORP_API smtorp_socks5_parse smtorp_socks5_parse_method_reply(
+    const uint8_t *in, size_t length, size_t *consumed, uint8_t *method);
+/** The username/password reply (RFC 1929 section 2, 2 bytes: VER 1,
+ *  STATUS). *status 0 is success. *consumed and *status are zeroed first. */
+SMTORP_API smtorp_socks5_parse smtorp_socks5_parse_auth_reply(
+    const uint8_t *in, size_t length, size_t *consumed, uint8_t *status);
+/** The CONNECT reply (RFC 1928 section 6): VER 5, REP, RSV, ATYP, BND.ADDR
+ *  (ATYP 1: 4 bytes, 3: one length byte and that many, 4: 16), BND.PORT.
+ *  *reply is the REP byte (0 = succeeded). RSV and BND are not checked
+ *  (Tor sends zeros); VER and ATYP are. *consumed and *reply are zeroed
+ *  first. */
+SMTORP_API smtorp_socks5_parse smtorp_socks5_parse_connect_reply(
+    const uint8_t *in, size_t length, size_t *consumed, uint8_t *reply);
+
+/*
+ * A connection through a SOCKS5 proxy (Tor's SocksPort), on the smtorp_conn
+ * machinery above.
+ */
+
+/** After SMTORP_CONN_SOCKS_ERROR, smtorp_conn_socks_error() is either the
+ *  proxy's CONNECT reply byte 0x01..0xFF (RFC 1928: 0x01-0x08; Tor's
+ *  ExtendedErrors: 0xF0-0xF7) or one of these: */
+#define SMTORP_SOCKS_NO_ACCEPTABLE_METHOD (-1) /* method reply 0xFF        */
+#define SMTORP_SOCKS_AUTH_FAILED (-2)          /* RFC 1929 status != 0     */
+#define SMTORP_SOCKS_PROTOCOL_ERROR (-3)       /* malformed bytes, an
+                                                  unoffered method, or the
+                                                  proxy closed mid-handshake */
+
+/**
+ * Connects to the proxy at a numeric `proxy_host` and `proxy_port`, speaks
+ * SOCKS5 (username/password, RFC 1929, when both `username` and `password`
+ * are non-NULL: Tor uses them for stream isolation, any values of 1..255
+ * octets; else no authentication), CONNECTs to `destination_host` (sent as
+ * a domain name, ATYP 3, 1..255 octets) and `destination_port`, then starts
+ * TLS when `tls` is non-NULL (`server_name` is sent as SNI when it is a
+ * non-NULL host name, never an address literal). READY is delivered once all
+ * of that succeeded. Callbacks are set before the call returns.
+ *
+ * Failures: the proxy unreachable gives SMTORP_CONN_ERROR; a refusal or a
+ * broken handshake gives SMTORP_CONN_SOCKS_ERROR (smtorp_conn_socks_error()
+ * tells which); the read timeout (smtorp_conn_set_read_timeout, set right
+ * after this call) bounds the SOCKS and TLS handshakes as well and gives
+ * SMTORP_CONN_TIMEOUT; a failed TLS handshake gives SMTORP_CONN_TLS_ERROR.
+ *
+ * Bytes written before READY are held back and sent through the tunnel once
+ * it is open (after the TLS handshake with TLS). Bytes the proxy sends after
+ * its CONNECT reply belong to the tunneled stream: in cleartext they are
+ * framed after READY; with TLS they can only be a broken peer (a TLS server
+ * never speaks first) and give SMTORP_CONN_TLS_ERROR.
+ */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_connect_socks(
+    smtorp_loop *loop, const char *proxy_host, uint16_t proxy_port,
+    const char *username, const char *password, const char *destination_host,
+    uint16_t destination_port, smtorp_tls_context *tls,
+    const char *server_name, const smtorp_conn_callbacks *callbacks,
+    void *arg, smtorp_conn **out);
+
+/** After SMTORP_CONN_SOCKS_ERROR: the reason (see above). 0 on any other
+ *  conn and before such an event. */
+SMTORP_API int smtorp_conn_socks_error(const smtorp_conn *conn);
+
+/* ------------------------------------------------------------------ */
+/* Child processes (the managed tor)                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct smtorp_process smtorp_process;
+
+/** Called on the loop thread once the child has exited, with its status as
+ *  waitpid(2) gives it (WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG). The
+ *  process object stays valid until smtorp_process_free(), which may be
+ *  called inside this callback. */
+typedef void (*smtorp_process_exit_cb)(smtorp_process *process,
+                                       int wait_status, void *arg);
+
+/**
+ * Starts `path` (no PATH search) with the NULL-terminated `argv` (argv[0]
+ * required) and the current environment. The child gets stdin from
+ * /dev/null; stdout and stderr appended to `log_path` (created 0600 when
+ * missing) or inherited when `log_path` is NULL; every other descriptor
+ * closed; default signal dispositions and an empty signal mask; its own
+ * process group (a terminal's ^C reaches only us: we decide how the child
+ * stops); and PR_SET_PDEATHSIG SIGTERM, so it dies with the thread that
+ * spawned it. When exec fails nothing is left running and the result is
+ * SMTORP_ERR_SPAWN with errno set to exec's errno. A log file that cannot
+ * be opened gives SMTORP_ERR_IO (errno set).
+ *
+ * Exits are reaped through a SIGCHLD event on `loop` (installed by the first
+ * spawn), only for pids spawned here; `cb` (may be NULL) reports them.
+ */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_process_spawn(
+    smtorp_loop *loop, const char *path, const char *const *argv,
+    const char *log_path, smtorp_process_exit_cb cb, void *arg,
+    smtorp_process **out);
+/** The child's pid (0 for NULL). */
+SMTORP_API int32_t smtorp_process_pid(const smtorp_process *process);
+/** 1 until the exit has been reaped (the exit callback or
+ *  smtorp_process_wait()), else 0. */
+SMTORP_API int smtorp_process_is_running(const smtorp_process *process);
+/** The wait status once reaped (see smtorp_process_exit_cb), else 0. */
+SMTORP_API int smtorp_process_exit_status(const smtorp_process *process);
+/** Sends `signal_number` to the child. SMTORP_ERR_INVALID_ARGUMENT for
+ *  NULL, a bad signal number, or a child already reaped (its pid may belong
+ *  to another process by now: never signalled). */
+SMTORP_API smtorp_result smtorp_process_signal(smtorp_process *process,
+                                              int signal_number);
+/** Frees the object. It does NOT stop a running child (signal it first); a
+ *  child that exits later is still reaped by the loop (no zombie), silently.
+ *  NULL is fine. */
+SMTORP_API void smtorp_process_free(smtorp_process *process);
+/** Blocks up to `milliseconds` for the child to exit (for shutdown paths,
+ *  outside callbacks). Returns 1 when it has exited (reaping it here: the
+ *  exit callback is then not delivered; smtorp_process_exit_status() tells
+ *  the status), 0 otherwise. */
+SMTORP_API int smtorp_process_wait(smtorp_process *process,
+                                   uint64_t milliseconds);
 
 #ifdef __cplusplus
 }

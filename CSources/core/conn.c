@@ -14,6 +14,12 @@
  * buffered bytes are framed with the mode set by the previous callback),
  * RFC 3030 (BDAT: exact byte counts), RFC 8314 (implicit TLS), RFC 8446.
  *
+ * SOCKS: a conn made by smtorp_conn_connect_socks (socks.c) first runs the
+ * SOCKS5 handshake (conn->socks) on the cleartext socket to the proxy; the
+ * proxy's bytes go to socks.c, the owner's writes are held back, and READY
+ * waits. Once the tunnel is open the conn carries on as smtorp_conn_connect
+ * would have made it: cleartext at once, or TLS on the same socket.
+ *
  * Re-entrancy: the owner may call any smtorp_conn_* function on the conn
  * from inside its callbacks, smtorp_conn_close() included. Every entry from
  * libevent into this file raises conn->depth; smtorp_conn_close() only marks
@@ -90,6 +96,14 @@ struct smtorp_conn {
     unsigned closing : 1;       /* smtorp_conn_close was called */
     unsigned flushing : 1;      /* closing, waiting for output to drain */
     unsigned depth;             /* nesting of entries from libevent */
+    uint64_t read_timeout_ms;   /* as last set by the owner (0: none) */
+
+    /* SOCKS (socks.c); socks is NULL once the tunnel is open (or never). */
+    smtorp_socks_client *socks;
+    struct evbuffer *socks_held;   /* owner writes before the tunnel opens */
+    smtorp_tls_context *socks_tls; /* TLS to start inside the tunnel */
+    char *socks_server_name;       /* its SNI, or NULL */
+    int socks_error;               /* smtorp_conn_socks_error() */
 };
 
 struct smtorp_listener {
@@ -105,6 +119,8 @@ struct smtorp_listener {
 static void conn_read_cb(struct bufferevent *bev, void *ctx);
 static void conn_write_cb(struct bufferevent *bev, void *ctx);
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx);
+static void conn_socks_advance(smtorp_conn *conn, int at_eof);
+static short conn_socks_event(smtorp_conn *conn, short what);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
@@ -180,6 +196,10 @@ static void conn_update_reading(smtorp_conn *conn) {
      * state is applied when the handshake completes. */
     if (conn->is_tls && !conn->connected)
         return;
+    /* During the SOCKS handshake the proxy's replies must be read whatever
+     * the owner wants; the state is applied once the tunnel is open. */
+    if (conn->socks != NULL)
+        return;
     if (want && !conn->reading) {
         if (bufferevent_enable(conn->bev, EV_READ) == 0)
             conn->reading = 1;
@@ -213,6 +233,10 @@ static void conn_check_backpressure(smtorp_conn *conn) {
 }
 
 static void conn_free_now(smtorp_conn *conn) {
+    smtorp_internal_socks_client_free(conn->socks);
+    if (conn->socks_held != NULL)
+        evbuffer_free(conn->socks_held);
+    free(conn->socks_server_name);
     if (conn->ready_event != NULL)
         event_free(conn->ready_event);
     if (conn->resume_event != NULL)
@@ -256,7 +280,8 @@ static void conn_deliver_terminal(smtorp_conn *conn, smtorp_conn_event event) {
         event_del(conn->ready_event);
     event_del(conn->resume_event);
     short stop = EV_READ;
-    if (event == SMTORP_CONN_ERROR || event == SMTORP_CONN_TLS_ERROR) {
+    if (event == SMTORP_CONN_ERROR || event == SMTORP_CONN_TLS_ERROR ||
+        event == SMTORP_CONN_SOCKS_ERROR) {
         conn->broken = 1;
         stop |= EV_WRITE;
     } else if (conn->is_tls && !conn->connected) {
@@ -378,11 +403,15 @@ static void conn_read_cb(struct bufferevent *bev, void *ctx) {
     (void)bev;
     smtorp_conn *conn = ctx;
     conn->depth++;
-    if (conn->ready_pending) {
-        event_del(conn->ready_event);
-        conn_deliver_ready(conn);
+    if (conn->socks != NULL) {
+        conn_socks_advance(conn, 0);
+    } else {
+        if (conn->ready_pending) {
+            event_del(conn->ready_event);
+            conn_deliver_ready(conn);
+        }
+        conn_process_input(conn);
     }
-    conn_process_input(conn);
     conn->depth--;
     conn_maybe_free(conn);
 }
@@ -434,6 +463,9 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
     (void)bev;
     smtorp_conn *conn = ctx;
     conn->depth++;
+
+    if (conn->socks != NULL)
+        what = conn_socks_event(conn, what); /* 0 unless the tunnel opened */
 
     if (what & BEV_EVENT_CONNECTED) {
         conn->connected = 1;
@@ -511,6 +543,18 @@ static void conn_close_timer_cb(evutil_socket_t fd, short what, void *arg) {
 /* Creation                                                           */
 /* ------------------------------------------------------------------ */
 
+/* Points conn->bev's callbacks and watermarks at the conn. */
+static void conn_setup_bev(smtorp_conn *conn) {
+    struct bufferevent *bev = conn->bev;
+    bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
+    /* The write callback fires when output falls to the low mark: that is
+     * where backpressure is released. */
+    bufferevent_setwatermark(bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
+    conn_apply_read_watermark(conn);
+    if (conn->is_tls)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+}
+
 /* Wraps `bev` (already created; owned by the conn from now on, also on
  * failure). */
 static smtorp_conn *conn_new(smtorp_loop *loop, struct bufferevent *bev,
@@ -536,13 +580,7 @@ static smtorp_conn *conn_new(smtorp_loop *loop, struct bufferevent *bev,
         conn_free_now(conn);
         return NULL;
     }
-    bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
-    /* The write callback fires when output falls to the low mark: that is
-     * where backpressure is released. */
-    bufferevent_setwatermark(bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
-    conn_apply_read_watermark(conn);
-    if (is_tls)
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    conn_setup_bev(conn);
     return conn;
 }
 
@@ -822,6 +860,161 @@ SMTORP_API smtorp_result smtorp_conn_connect(
 }
 
 /* ------------------------------------------------------------------ */
+/* SOCKS (the handshake itself is socks.c's)                          */
+/* ------------------------------------------------------------------ */
+
+smtorp_result smtorp_internal_conn_attach_socks(smtorp_conn *conn,
+                                                smtorp_socks_client *socks,
+                                                smtorp_tls_context *tls,
+                                                const char *server_name) {
+    conn->socks = socks; /* owned from here on: freed with the conn */
+    conn->socks_held = evbuffer_new();
+    if (conn->socks_held == NULL)
+        return SMTORP_ERR_NO_MEMORY;
+    if (tls != NULL && server_name != NULL) {
+        conn->socks_server_name = strdup(server_name);
+        if (conn->socks_server_name == NULL)
+            return SMTORP_ERR_NO_MEMORY;
+    }
+    conn->socks_tls = tls;
+    return SMTORP_OK;
+}
+
+/* The tunnel is open: the conn becomes what smtorp_conn_connect would have
+ * made, over the tunnel. Called with conn->depth > 0. */
+static void conn_socks_open(smtorp_conn *conn) {
+    smtorp_internal_socks_client_free(conn->socks);
+    conn->socks = NULL;
+    struct evbuffer *held = conn->socks_held;
+    conn->socks_held = NULL;
+    struct evbuffer *input = bufferevent_get_input(conn->bev);
+
+    if (conn->socks_tls == NULL) {
+        /* Cleartext: READY now; bytes the proxy sent after its reply (a
+         * server that speaks first) are framed right after it. */
+        int held_ok = bufferevent_write_buffer(conn->bev, held) == 0;
+        evbuffer_free(held);
+        if (!held_ok) {
+            conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+            return;
+        }
+        conn->connected = 1;
+        conn_update_reading(conn);
+        conn_check_backpressure(conn);
+        conn_deliver_ready(conn);
+        conn_process_input(conn);
+        return;
+    }
+
+    /* TLS. A TLS server never speaks first: bytes already here are not a
+     * TLS server's, and the handshake could only fail on them. */
+    if (evbuffer_get_length(input) > 0) {
+        evbuffer_free(held);
+        conn_deliver_terminal(conn, SMTORP_CONN_TLS_ERROR);
+        return;
+    }
+    /* The socket moves to an OpenSSL bufferevent of its own, exactly as
+     * smtorp_conn_connect makes one, so that everything after this (the
+     * handshake timeout, close_notify, the flush on close, error
+     * classification) is the well-trodden direct-TLS path. (An OpenSSL
+     * filter over the socket bufferevent would keep a second output buffer
+     * whose draining is reported to no one: a close could lose the last
+     * bytes.) */
+    evutil_socket_t fd = bufferevent_getfd(conn->bev);
+    smtorp_result error = SMTORP_OK;
+    int fd_taken = 0;
+    struct bufferevent *tls_bev =
+        fd < 0 ? NULL
+               : conn_bufferevent_new(conn->loop, fd, conn->socks_tls,
+                                      conn->socks_server_name, 0, &error,
+                                      &fd_taken);
+    if (tls_bev == NULL) {
+        /* fd still belongs to the old bufferevent, unless libevent failed
+         * half-way and may have closed it (fd_taken): then the old one must
+         * not close it again (a leak is safer than closing a reused fd). */
+        if (fd_taken)
+            bufferevent_setfd(conn->bev, -1);
+        evbuffer_free(held);
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+        return;
+    }
+    /* Detach the fd from the old bufferevent so freeing it does not close
+     * the socket; safe inside its own callback (libevent refcounts it). */
+    struct bufferevent *old = conn->bev;
+    bufferevent_disable(old, EV_READ | EV_WRITE);
+    bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+    bufferevent_setfd(old, -1);
+    bufferevent_free(old);
+
+    conn->bev = tls_bev;
+    conn->is_tls = 1;
+    conn->reading = 0;
+    conn_setup_bev(conn);
+    if (conn->read_timeout_ms > 0)
+        smtorp_conn_set_read_timeout(conn, conn->read_timeout_ms);
+    /* Queued in the TLS bufferevent: written once the handshake is done. */
+    int held_ok = bufferevent_write_buffer(tls_bev, held) == 0;
+    evbuffer_free(held);
+    if (!held_ok)
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+    /* READY comes from BEV_EVENT_CONNECTED, as for smtorp_conn_connect. */
+}
+
+/* Feeds the proxy's bytes to the handshake and acts on its verdict. */
+static void conn_socks_advance(smtorp_conn *conn, int at_eof) {
+    if (conn->terminal || conn->closing)
+        return;
+    int error = 0;
+    smtorp_socks_step step = smtorp_internal_socks_client_receive(
+        conn->socks, bufferevent_get_input(conn->bev),
+        bufferevent_get_output(conn->bev), at_eof, &error);
+    switch (step) {
+    case SMTORP_SOCKS_STEP_WAIT:
+        break;
+    case SMTORP_SOCKS_STEP_OPEN:
+        conn_socks_open(conn);
+        break;
+    case SMTORP_SOCKS_STEP_FAILED:
+        conn->socks_error = error;
+        conn_deliver_terminal(conn, SMTORP_CONN_SOCKS_ERROR);
+        break;
+    case SMTORP_SOCKS_STEP_NO_MEMORY:
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+        break;
+    }
+}
+
+/* A bufferevent event during the SOCKS handshake. Returns the bits left for
+ * the ordinary handling: an EOF right after the reply that opened a
+ * cleartext tunnel belongs to the stream; everything else is consumed. */
+static short conn_socks_event(smtorp_conn *conn, short what) {
+    if (conn->terminal || conn->closing)
+        return 0;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* TCP to the proxy is up: greet it. */
+        if (smtorp_internal_socks_client_start(
+                conn->socks, bufferevent_get_output(conn->bev)) != SMTORP_OK)
+            conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+    } else if (what & BEV_EVENT_EOF) {
+        /* The proxy closed: replies already buffered still count; an
+         * unfinished handshake is the proxy's fault. */
+        conn_socks_advance(conn, 1);
+        if (conn->socks == NULL && !conn->is_tls && !conn->terminal &&
+            !conn->closing)
+            return what;
+    } else if (what & BEV_EVENT_TIMEOUT) {
+        conn_deliver_terminal(conn, SMTORP_CONN_TIMEOUT);
+    } else if (what & BEV_EVENT_ERROR) {
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+    }
+    return 0;
+}
+
+SMTORP_API int smtorp_conn_socks_error(const smtorp_conn *conn) {
+    return conn == NULL ? 0 : conn->socks_error;
+}
+
+/* ------------------------------------------------------------------ */
 /* Per-connection API                                                 */
 /* ------------------------------------------------------------------ */
 
@@ -873,6 +1066,13 @@ SMTORP_API smtorp_result smtorp_conn_write(smtorp_conn *conn,
         return SMTORP_ERR_CLOSED;
     if (length == 0)
         return SMTORP_OK;
+    if (conn->socks_held != NULL) {
+        /* SOCKS handshake running: these bytes are for the far end and go
+         * through the tunnel once it is open, never in between. */
+        if (evbuffer_add(conn->socks_held, data, length) != 0)
+            return SMTORP_ERR_NO_MEMORY;
+        return SMTORP_OK;
+    }
     if (bufferevent_write(conn->bev, data, length) != 0)
         return SMTORP_ERR_NO_MEMORY;
     conn_check_backpressure(conn);
@@ -901,6 +1101,7 @@ SMTORP_API void smtorp_conn_set_read_timeout(smtorp_conn *conn,
                                              uint64_t milliseconds) {
     if (conn == NULL || conn->closing)
         return;
+    conn->read_timeout_ms = milliseconds; /* kept for a TLS start later */
     if (milliseconds == 0) {
         bufferevent_set_timeouts(conn->bev, NULL, NULL);
         return;

@@ -198,6 +198,45 @@ SMTORP_API smtorp_result smtorp_fs_read_file(const char *path,
     return SMTORP_OK;
 }
 
+SMTORP_API smtorp_result smtorp_fd_read_all(int fd, size_t max_length,
+                                            uint8_t **out, size_t *out_length) {
+    if (out != NULL) *out = NULL;
+    if (out_length != NULL) *out_length = 0;
+    if (fd < 0 || out == NULL || out_length == NULL)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    size_t cap = 65536, used = 0;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) return SMTORP_ERR_NO_MEMORY;
+    for (;;) {
+        if (used == cap) {
+            if (cap > max_length) break;
+            size_t ncap = cap * 2;
+            uint8_t *nbuf = realloc(buf, ncap);
+            if (nbuf == NULL) {
+                free(buf);
+                return SMTORP_ERR_NO_MEMORY;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + used, cap - used);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            free(buf);
+            return SMTORP_ERR_IO;
+        }
+        if (n == 0) break;
+        used += (size_t)n;
+        if (used > max_length) {
+            free(buf);
+            return SMTORP_ERR_BUFFER_TOO_SMALL;
+        }
+    }
+    *out = buf;
+    *out_length = used;
+    return SMTORP_OK;
+}
+
 SMTORP_API smtorp_result smtorp_fs_remove(const char *path) {
     if (path == NULL) return SMTORP_ERR_INVALID_ARGUMENT;
     if (unlink(path) != 0 && errno != ENOENT) return SMTORP_ERR_IO;

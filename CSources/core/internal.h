@@ -37,6 +37,10 @@ struct smtorp_loop {
     struct event *signal_int;    /* SIGINT, NULL until installed  */
     smtorp_signal_cb signal_cb;
     void *signal_arg;
+    /* process.c: SIGCHLD (NULL until the first spawn) and the children not
+     * reaped yet. */
+    struct event *signal_child;
+    struct smtorp_process *processes;
 };
 
 /** A TLS context: an OpenSSL SSL_CTX configured by tls.c. */
@@ -53,5 +57,57 @@ SMTORP_INTERNAL smtorp_result smtorp_internal_x509_spki_sha256(
 /** Converts milliseconds to a struct timeval. */
 SMTORP_INTERNAL void smtorp_internal_ms_to_timeval(uint64_t milliseconds,
                                                    struct timeval *tv);
+
+/* ------------------------------------------------------------------ */
+/* SOCKS5 client handshake (socks.c), driven by conn.c                */
+/* ------------------------------------------------------------------ */
+
+struct evbuffer;
+
+/** The client side of one SOCKS5 handshake: the requests (built up front)
+ *  and what it waits for. */
+typedef struct smtorp_socks_client smtorp_socks_client;
+
+/** What one step of the handshake came to. */
+typedef enum smtorp_socks_step {
+    SMTORP_SOCKS_STEP_WAIT = 0,      /* more bytes from the proxy needed   */
+    SMTORP_SOCKS_STEP_OPEN = 1,      /* the tunnel is open                 */
+    SMTORP_SOCKS_STEP_FAILED = 2,    /* *error: smtorp_conn_socks_error()  */
+    SMTORP_SOCKS_STEP_NO_MEMORY = 3  /* a request could not be queued      */
+} smtorp_socks_step;
+
+/** Validates the arguments and builds the requests (username and password
+ *  both non-NULL, or both ignored). */
+SMTORP_INTERNAL smtorp_result smtorp_internal_socks_client_new(
+    const char *username, const char *password, const char *host,
+    uint16_t port, smtorp_socks_client **out);
+/** Frees the client, wiping the credentials. NULL is fine. */
+SMTORP_INTERNAL void smtorp_internal_socks_client_free(
+    smtorp_socks_client *client);
+/** The TCP connection to the proxy is up: queues the greeting. */
+SMTORP_INTERNAL smtorp_result smtorp_internal_socks_client_start(
+    smtorp_socks_client *client, struct evbuffer *output);
+/** Consumes the proxy's replies from `input` (only them: bytes after the
+ *  CONNECT reply stay there) and queues the next request on `output`.
+ *  `at_eof`: the proxy has closed, so a reply still incomplete is final. */
+SMTORP_INTERNAL smtorp_socks_step smtorp_internal_socks_client_receive(
+    smtorp_socks_client *client, struct evbuffer *input,
+    struct evbuffer *output, int at_eof, int *error);
+
+/** conn.c: turns a fresh cleartext outgoing conn (to the proxy, nothing
+ *  delivered yet) into a SOCKS one: it runs `socks` (owned by the conn from
+ *  now on, also on failure) before READY, then starts TLS with `tls` and
+ *  `server_name` (copied) when `tls` is non-NULL. */
+SMTORP_INTERNAL smtorp_result smtorp_internal_conn_attach_socks(
+    smtorp_conn *conn, smtorp_socks_client *socks, smtorp_tls_context *tls,
+    const char *server_name);
+
+/* ------------------------------------------------------------------ */
+/* Child processes (process.c)                                        */
+/* ------------------------------------------------------------------ */
+
+/** Called by smtorp_loop_free(): drops the SIGCHLD event and detaches the
+ *  processes not reaped yet from the loop. */
+SMTORP_INTERNAL void smtorp_internal_process_loop_free(smtorp_loop *loop);
 
 #endif /* SMTORP_CORE_INTERNAL_H */

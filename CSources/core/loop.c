@@ -74,6 +74,7 @@ SMTORP_API void smtorp_loop_free(smtorp_loop *loop) {
     if (loop == NULL)
         return;
     loop_remove_signals(loop);
+    smtorp_internal_process_loop_free(loop);
     if (loop->base != NULL)
         event_base_free(loop->base);
     free(loop);

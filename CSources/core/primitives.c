@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -123,3 +125,34 @@ SMTORP_API void smtorp_write_stdout(const uint8_t *data, size_t length) {
 }
 
 SMTORP_API void smtorp_exit(int status) { exit(status); }
+
+SMTORP_API smtorp_result smtorp_find_program(const char *name, char *out,
+                                             size_t out_size) {
+    if (out != NULL && out_size > 0) out[0] = '\0';
+    if (name == NULL || name[0] == '\0' || out == NULL || out_size == 0)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    size_t name_len = strlen(name);
+    if (strchr(name, '/') != NULL) {
+        if (name_len + 1 > out_size) return SMTORP_ERR_BUFFER_TOO_SMALL;
+        memcpy(out, name, name_len + 1);
+        return SMTORP_OK;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0') path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path != '\0') {
+        const char *end = strchr(path, ':');
+        size_t dir_len = end ? (size_t)(end - path) : strlen(path);
+        if (dir_len > 0 && dir_len + 1 + name_len + 1 <= out_size) {
+            memcpy(out, path, dir_len);
+            out[dir_len] = '/';
+            memcpy(out + dir_len + 1, name, name_len + 1);
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+                return SMTORP_OK;
+        }
+        if (end == NULL) break;
+        path = end + 1;
+    }
+    out[0] = '\0';
+    return SMTORP_ERR_SPAWN;
+}

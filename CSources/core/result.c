@@ -43,6 +43,8 @@ SMTORP_API const char *smtorp_result_string(smtorp_result result) {
         return "the connection is closing";
     case SMTORP_ERR_BUFFER_TOO_SMALL:
         return "the output buffer is too small";
+    case SMTORP_ERR_SPAWN:
+        return "cannot start the program";
     }
     return "unknown result";
 }

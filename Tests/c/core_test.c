@@ -15,10 +15,12 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <netdb.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +108,7 @@ struct peer {
     int closed;      /* we called smtorp_conn_close */
     int after_close; /* callbacks seen after that: must stay 0 */
     int ready, eof, error, tls_error, timeout, too_long;
+    int socks_error, socks_code; /* SOCKS_ERROR events, last reason */
     int nlines;
     char *lines[MAX_LINES];
     size_t line_lengths[MAX_LINES];
@@ -169,6 +172,7 @@ static const char *event_name(smtorp_conn_event e) {
     case SMTORP_CONN_ERROR: return "ERROR";
     case SMTORP_CONN_TLS_ERROR: return "TLS_ERROR";
     case SMTORP_CONN_TIMEOUT: return "TIMEOUT";
+    case SMTORP_CONN_SOCKS_ERROR: return "SOCKS_ERROR";
     }
     return "?";
 }
@@ -187,6 +191,10 @@ static void cb_event(smtorp_conn *conn, smtorp_conn_event event, void *arg) {
     case SMTORP_CONN_ERROR: p->error++; break;
     case SMTORP_CONN_TLS_ERROR: p->tls_error++; break;
     case SMTORP_CONN_TIMEOUT: p->timeout++; break;
+    case SMTORP_CONN_SOCKS_ERROR:
+        p->socks_error++;
+        p->socks_code = smtorp_conn_socks_error(conn);
+        break;
     }
     if (p->on_event != NULL)
         p->on_event(p, event);
@@ -342,7 +350,7 @@ static void end_test(smtorp_listener *l) {
 
 static void test_results(void) {
     int all = 1;
-    for (int i = SMTORP_OK; i <= SMTORP_ERR_BUFFER_TOO_SMALL; i++) {
+    for (int i = SMTORP_OK; i <= SMTORP_ERR_SPAWN; i++) {
         const char *s = smtorp_result_string((smtorp_result)i);
         if (s == NULL || strcmp(s, "unknown result") == 0 || s[0] == '\0')
             all = 0;
@@ -1201,6 +1209,1127 @@ static void test_listener_arguments(void) {
 }
 
 /* ------------------------------------------------------------------ */
+/* 10. SOCKS5: builders and parsers (pure, raw bytes)                 */
+/* ------------------------------------------------------------------ */
+
+static int bytes_are(const uint8_t *got, size_t got_length,
+                     const uint8_t *want, size_t want_length) {
+    return got_length == want_length && memcmp(got, want, want_length) == 0;
+}
+
+static void test_socks5_builders(void) {
+    uint8_t out[SMTORP_SOCKS5_REQUEST_MAX + 8];
+    size_t n = 99;
+    smtorp_result r = smtorp_socks5_greeting(0, out, sizeof out, &n);
+    static const uint8_t g0[] = {0x05, 0x01, 0x00};
+    static const uint8_t g2[] = {0x05, 0x01, 0x02};
+    int ok = r == SMTORP_OK && bytes_are(out, n, g0, 3);
+    r = smtorp_socks5_greeting(1, out, sizeof out, &n);
+    ok = ok && r == SMTORP_OK && bytes_are(out, n, g2, 3);
+    r = smtorp_socks5_greeting(0, out, 2, &n);
+    ok = ok && r == SMTORP_ERR_BUFFER_TOO_SMALL && n == 0;
+    check(ok, "socks5: greeting bytes (no auth / only username-password)",
+          "r=%d n=%zu", r, n);
+
+    static const uint8_t a[] = {0x01, 0x04, 'u', 's', 'e', 'r',
+                                0x02, 'p', 'w'};
+    r = smtorp_socks5_auth_request("user", "pw", out, sizeof out, &n);
+    ok = r == SMTORP_OK && bytes_are(out, n, a, sizeof a);
+    char long255[256], long256[257];
+    memset(long255, 'a', 255);
+    long255[255] = '\0';
+    memset(long256, 'b', 256);
+    long256[256] = '\0';
+    r = smtorp_socks5_auth_request(long255, long255, out, sizeof out, &n);
+    ok = ok && r == SMTORP_OK && n == SMTORP_SOCKS5_REQUEST_MAX &&
+         smtorp_socks5_request_max() == 513 && out[1] == 255 &&
+         out[257] == 255;
+    r = smtorp_socks5_auth_request(long255, long255, out, 512, &n);
+    ok = ok && r == SMTORP_ERR_BUFFER_TOO_SMALL && n == 0;
+    ok = ok &&
+         smtorp_socks5_auth_request(long256, "p", out, sizeof out, &n) ==
+             SMTORP_ERR_INVALID_ARGUMENT &&
+         smtorp_socks5_auth_request("u", "", out, sizeof out, &n) ==
+             SMTORP_ERR_INVALID_ARGUMENT &&
+         smtorp_socks5_auth_request(NULL, "p", out, sizeof out, &n) ==
+             SMTORP_ERR_INVALID_ARGUMENT &&
+         smtorp_socks5_auth_request("u", "p", NULL, 10, &n) ==
+             SMTORP_ERR_INVALID_ARGUMENT;
+    check(ok, "socks5: RFC 1929 request bytes, 1..255 octets each",
+          "r=%d n=%zu", r, n);
+
+    static const uint8_t c[] = {0x05, 0x01, 0x00, 0x03, 0x07, 'a', '.',
+                                'o',  'n',  'i',  'o',  'n', 0x01, 0xBB};
+    r = smtorp_socks5_connect_request("a.onion", 443, out, sizeof out, &n);
+    ok = r == SMTORP_OK && bytes_are(out, n, c, sizeof c);
+    r = smtorp_socks5_connect_request(long255, 25, out, sizeof out, &n);
+    ok = ok && r == SMTORP_OK && n == 5 + 255 + 2 && out[4] == 255 &&
+         out[260] == 0 && out[261] == 25;
+    ok = ok &&
+         smtorp_socks5_connect_request(long256, 25, out, sizeof out, &n) ==
+             SMTORP_ERR_INVALID_ARGUMENT &&
+         smtorp_socks5_connect_request("", 25, out, sizeof out, &n) ==
+             SMTORP_ERR_INVALID_ARGUMENT &&
+         smtorp_socks5_connect_request("a.onion", 25, out, 13, &n) ==
+             SMTORP_ERR_BUFFER_TOO_SMALL &&
+         out[0] == 0 && n == 0;
+    check(ok, "socks5: CONNECT request bytes (ATYP 3, port big-endian)",
+          "r=%d n=%zu", r, n);
+}
+
+/* One parser case: input bytes, expected verdict, consumed and value. */
+struct parse_case {
+    const char *name;
+    uint8_t in[300];
+    size_t length;
+    smtorp_socks5_parse want;
+    size_t consumed;
+    uint8_t value;
+};
+
+static void test_socks5_parsers(void) {
+    int ok = 1;
+    char why[256] = "";
+    size_t consumed = 99;
+    uint8_t value = 99;
+
+    /* Method and auth replies. */
+    static const struct parse_case method_cases[] = {
+        {"no auth", {0x05, 0x00}, 2, SMTORP_SOCKS5_DONE, 2, 0x00},
+        {"password", {0x05, 0x02}, 2, SMTORP_SOCKS5_DONE, 2, 0x02},
+        {"none acceptable", {0x05, 0xFF}, 2, SMTORP_SOCKS5_DONE, 2, 0xFF},
+        {"trailing bytes", {0x05, 0x00, 0xAA}, 3, SMTORP_SOCKS5_DONE, 2, 0},
+        {"empty", {0}, 0, SMTORP_SOCKS5_NEED_MORE, 0, 0},
+        {"one byte", {0x05}, 1, SMTORP_SOCKS5_NEED_MORE, 0, 0},
+        {"SOCKS4 VER", {0x04, 0x00}, 2, SMTORP_SOCKS5_MALFORMED, 0, 0},
+        {"bad VER alone", {0x01}, 1, SMTORP_SOCKS5_MALFORMED, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof method_cases / sizeof method_cases[0]; i++) {
+        const struct parse_case *c = &method_cases[i];
+        smtorp_socks5_parse p = smtorp_socks5_parse_method_reply(
+            c->in, c->length, &consumed, &value);
+        if (p != c->want || consumed != c->consumed || value != c->value) {
+            ok = 0;
+            snprintf(why, sizeof why, "method %s: %d %zu %u", c->name, p,
+                     consumed, value);
+        }
+    }
+    static const struct parse_case auth_cases[] = {
+        {"success", {0x01, 0x00}, 2, SMTORP_SOCKS5_DONE, 2, 0x00},
+        {"failure", {0x01, 0x01}, 2, SMTORP_SOCKS5_DONE, 2, 0x01},
+        {"failure 0xFF", {0x01, 0xFF, 0x05}, 3, SMTORP_SOCKS5_DONE, 2, 0xFF},
+        {"one byte", {0x01}, 1, SMTORP_SOCKS5_NEED_MORE, 0, 0},
+        {"SOCKS5 VER", {0x05, 0x00}, 2, SMTORP_SOCKS5_MALFORMED, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof auth_cases / sizeof auth_cases[0]; i++) {
+        const struct parse_case *c = &auth_cases[i];
+        smtorp_socks5_parse p = smtorp_socks5_parse_auth_reply(
+            c->in, c->length, &consumed, &value);
+        if (p != c->want || consumed != c->consumed || value != c->value) {
+            ok = 0;
+            snprintf(why, sizeof why, "auth %s: %d %zu %u", c->name, p,
+                     consumed, value);
+        }
+    }
+    check(ok, "socks5: method and RFC 1929 reply parsers", "%s", why);
+
+    /* CONNECT replies: every RFC 1928 and Tor ExtendedErrors code, each
+     * with every proper prefix. */
+    ok = 1;
+    static const uint8_t codes[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+                                    0x06, 0x07, 0x08, 0xF0, 0xF1, 0xF2,
+                                    0xF3, 0xF4, 0xF5, 0xF6, 0xF7};
+    for (size_t i = 0; i < sizeof codes; i++) {
+        uint8_t reply[10] = {0x05, codes[i], 0x00, 0x01, 0, 0, 0, 0, 0, 0};
+        for (size_t len = 0; len < sizeof reply; len++) {
+            smtorp_socks5_parse p = smtorp_socks5_parse_connect_reply(
+                reply, len, &consumed, &value);
+            if (p != SMTORP_SOCKS5_NEED_MORE || consumed != 0) {
+                ok = 0;
+                snprintf(why, sizeof why, "code %02x prefix %zu: %d",
+                         codes[i], len, p);
+            }
+        }
+        smtorp_socks5_parse p = smtorp_socks5_parse_connect_reply(
+            reply, sizeof reply, &consumed, &value);
+        if (p != SMTORP_SOCKS5_DONE || consumed != 10 || value != codes[i]) {
+            ok = 0;
+            snprintf(why, sizeof why, "code %02x: %d %zu %02x", codes[i], p,
+                     consumed, value);
+        }
+    }
+    check(ok, "socks5: CONNECT reply codes 00-08 and F0-F7, every prefix",
+          "%s", why);
+
+    /* BND address types; malformed VER and ATYP. */
+    ok = 1;
+    uint8_t v6[22] = {0x05, 0x00, 0x00, 0x04};
+    v6[20] = 0x01;
+    v6[21] = 0xBB;
+    uint8_t name[4 + 1 + 255 + 2 + 3] = {0x05, 0xF6, 0x00, 0x03, 255};
+    struct {
+        const char *what;
+        const uint8_t *in;
+        size_t length;
+        smtorp_socks5_parse want;
+        size_t consumed;
+        uint8_t value;
+    } cases[] = {
+        {"ATYP 1", (const uint8_t *)"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x19",
+         10, SMTORP_SOCKS5_DONE, 10, 0},
+        {"ATYP 1 + tunnel bytes",
+         (const uint8_t *)"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x19" "220 ",
+         14, SMTORP_SOCKS5_DONE, 10, 0},
+        {"ATYP 3 'abc'", (const uint8_t *)"\x05\x04\x00\x03\x03" "abc\x00\x19",
+         10, SMTORP_SOCKS5_DONE, 10, 0x04},
+        {"ATYP 3 length byte missing", (const uint8_t *)"\x05\x04\x00\x03", 4,
+         SMTORP_SOCKS5_NEED_MORE, 0, 0},
+        {"ATYP 3 name cut", (const uint8_t *)"\x05\x04\x00\x03\x03" "ab", 7,
+         SMTORP_SOCKS5_NEED_MORE, 0, 0},
+        {"ATYP 3 empty name", (const uint8_t *)"\x05\x00\x00\x03\x00\x00\x19",
+         7, SMTORP_SOCKS5_DONE, 7, 0},
+        {"ATYP 3 255 octets", name, sizeof name, SMTORP_SOCKS5_DONE, 262,
+         0xF6},
+        {"ATYP 3 255 octets, port cut", name, 261, SMTORP_SOCKS5_NEED_MORE, 0,
+         0},
+        {"ATYP 4", v6, sizeof v6, SMTORP_SOCKS5_DONE, 22, 0},
+        {"ATYP 4 cut", v6, 21, SMTORP_SOCKS5_NEED_MORE, 0, 0},
+        {"VER 4", (const uint8_t *)"\x04\x00\x00\x01\0\0\0\0\0\0", 10,
+         SMTORP_SOCKS5_MALFORMED, 0, 0},
+        {"VER 4 alone", (const uint8_t *)"\x04", 1, SMTORP_SOCKS5_MALFORMED, 0,
+         0},
+        {"ATYP 0", (const uint8_t *)"\x05\x00\x00\x00\0\0\0\0\0\0", 10,
+         SMTORP_SOCKS5_MALFORMED, 0, 0},
+        {"ATYP 2", (const uint8_t *)"\x05\x00\x00\x02", 4,
+         SMTORP_SOCKS5_MALFORMED, 0, 0},
+        {"ATYP 0xFF", (const uint8_t *)"\x05\x01\x00\xff", 4,
+         SMTORP_SOCKS5_MALFORMED, 0, 0},
+        {"NULL input", NULL, 3, SMTORP_SOCKS5_MALFORMED, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smtorp_socks5_parse p = smtorp_socks5_parse_connect_reply(
+            cases[i].in, cases[i].length, &consumed, &value);
+        if (p != cases[i].want || consumed != cases[i].consumed ||
+            value != cases[i].value) {
+            ok = 0;
+            snprintf(why, sizeof why, "%s: %d %zu %02x", cases[i].what, p,
+                     consumed, value);
+        }
+    }
+    ok = ok && smtorp_socks5_parse_connect_reply(v6, sizeof v6, NULL,
+                                                 &value) ==
+                   SMTORP_SOCKS5_MALFORMED;
+    check(ok, "socks5: CONNECT reply BND types, malformed VER/ATYP", "%s", why);
+}
+
+/* ------------------------------------------------------------------ */
+/* 11. SOCKS5 connections against a scripted proxy                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The fake proxy is a real listener on the loop. It reads exactly the
+ * number of bytes each step expects (recording them), answers with the
+ * step's raw bytes, and after the last step either closes, stays silent, or
+ * becomes a relay to a real smtorp listener (as Tor would be), sending
+ * `extra` in the same write as its last reply.
+ */
+#define PROXY_STEPS 4
+
+static struct proxy {
+    smtorp_listener *listener;
+    smtorp_conn *conn;     /* from the client */
+    smtorp_conn *upstream; /* to the real server, once relaying */
+    int accepted;
+    int nsteps, step;
+    size_t expect[PROXY_STEPS];
+    uint8_t reply[PROXY_STEPS][64];
+    size_t reply_length[PROXY_STEPS];
+    int close_after;      /* close once the last reply is out */
+    uint16_t relay_port;  /* relay to 127.0.0.1:relay_port after it */
+    const char *extra;    /* written together with the last reply */
+    uint8_t got[1024];    /* the client's handshake bytes */
+    size_t got_length;
+} px;
+
+static void proxy_end(void) {
+    if (px.upstream != NULL) {
+        smtorp_conn_close(px.upstream);
+        px.upstream = NULL;
+    }
+    if (px.conn != NULL) {
+        smtorp_conn_close(px.conn);
+        px.conn = NULL;
+    }
+}
+
+static void proxy_on_event(smtorp_conn *conn, smtorp_conn_event e, void *arg) {
+    (void)conn;
+    (void)arg;
+    if (e != SMTORP_CONN_READY)
+        proxy_end(); /* either side ended: end both, flushing */
+}
+
+static void proxy_last_step(void) {
+    uint8_t out[256];
+    size_t n = px.reply_length[px.step];
+    memcpy(out, px.reply[px.step], n);
+    if (px.extra != NULL) {
+        memcpy(out + n, px.extra, strlen(px.extra));
+        n += strlen(px.extra);
+    }
+    if (n > 0 && smtorp_conn_write(px.conn, out, n) != SMTORP_OK)
+        printf("# proxy: write failed\n");
+}
+
+static void proxy_on_chunk(smtorp_conn *conn, const uint8_t *data,
+                           size_t length, uint64_t remaining, void *arg);
+
+/* Relaying: a failed write means that side is closing anyway. */
+static void proxy_write(smtorp_conn *conn, const uint8_t *data, size_t n) {
+    if (conn != NULL && smtorp_conn_write(conn, data, n) != SMTORP_OK)
+        printf("# proxy: a write failed\n");
+}
+
+static const smtorp_conn_callbacks proxy_callbacks = {
+    .on_event = proxy_on_event,
+    .on_chunk = proxy_on_chunk,
+};
+
+static void proxy_on_chunk(smtorp_conn *conn, const uint8_t *data,
+                           size_t length, uint64_t remaining, void *arg) {
+    (void)arg;
+    if (conn == px.upstream) {
+        if (px.conn != NULL)
+            proxy_write(px.conn, data, length);
+        return;
+    }
+    if (px.step >= px.nsteps) { /* relaying the client's bytes */
+        if (px.upstream != NULL)
+            proxy_write(px.upstream, data, length);
+        return;
+    }
+    if (px.got_length + length <= sizeof px.got) {
+        memcpy(px.got + px.got_length, data, length);
+        px.got_length += length;
+    }
+    if (remaining > 0)
+        return;
+    if (px.step + 1 < px.nsteps) {
+        if (px.reply_length[px.step] > 0)
+            proxy_write(px.conn, px.reply[px.step], px.reply_length[px.step]);
+        px.step++;
+        smtorp_conn_expect_bytes(px.conn, px.expect[px.step]);
+        return;
+    }
+    /* The last step. */
+    if (px.relay_port != 0) {
+        if (smtorp_conn_connect(L, "127.0.0.1", px.relay_port, NULL, NULL,
+                                &proxy_callbacks, NULL,
+                                &px.upstream) == SMTORP_OK)
+            smtorp_conn_expect_bytes(px.upstream, UINT64_MAX);
+    }
+    proxy_last_step();
+    px.step++;
+    smtorp_conn_expect_bytes(px.conn, UINT64_MAX); /* then relay */
+    if (px.close_after)
+        proxy_end();
+    check_goal();
+}
+
+static void proxy_accept(smtorp_conn *conn, void *arg) {
+    (void)arg;
+    px.accepted++;
+    if (px.conn != NULL) {
+        smtorp_conn_close(conn);
+        return;
+    }
+    px.conn = conn;
+    smtorp_conn_set_callbacks(conn, &proxy_callbacks, NULL);
+    smtorp_conn_expect_bytes(conn, px.expect[0]);
+}
+
+/* Resets the script (the listener stays). */
+static void proxy_reset(void) {
+    proxy_end();
+    smtorp_listener *l = px.listener;
+    memset(&px, 0, sizeof px);
+    px.listener = l;
+}
+
+static void proxy_add_step(size_t expect, const void *reply, size_t length) {
+    px.expect[px.nsteps] = expect;
+    memcpy(px.reply[px.nsteps], reply, length);
+    px.reply_length[px.nsteps] = length;
+    px.nsteps++;
+}
+
+/* The request lengths the client will send. */
+static size_t connect_length(const char *host) { return 5 + strlen(host) + 2; }
+static size_t auth_length(const char *user, const char *pass) {
+    return 3 + strlen(user) + strlen(pass);
+}
+
+static const uint8_t METHOD_NONE[] = {0x05, 0x00};
+static const uint8_t METHOD_PASSWORD[] = {0x05, 0x02};
+static const uint8_t REPLY_OK[] = {0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0};
+
+static int socks_connect(struct peer *p, const char *user, const char *pass,
+                         const char *host, smtorp_tls_context *tls,
+                         const char *sni) {
+    smtorp_result r = smtorp_conn_connect_socks(
+        L, "127.0.0.1", smtorp_listener_port(px.listener), user, pass, host,
+        25, tls, sni, &callbacks, p, &p->conn);
+    if (r != SMTORP_OK) {
+        printf("# connect_socks: %s\n", smtorp_result_string(r));
+        return 0;
+    }
+    return 1;
+}
+
+static int socks_final_goal(void) {
+    return client.socks_error + client.error + client.tls_error +
+               client.timeout + client.eof >
+           0;
+}
+
+/* Expected handshake bytes: greeting [+ auth] + connect. */
+static size_t expected_handshake(const char *user, const char *pass,
+                                 const char *host, uint8_t *out) {
+    size_t n = 0, k = 0;
+    if (smtorp_socks5_greeting(user != NULL, out, 3, &k) != SMTORP_OK)
+        return 0;
+    n += k;
+    if (user != NULL) {
+        if (smtorp_socks5_auth_request(user, pass, out + n, 600, &k) !=
+            SMTORP_OK)
+            return 0;
+        n += k;
+    }
+    if (smtorp_socks5_connect_request(host, 25, out + n, 300, &k) !=
+        SMTORP_OK)
+        return 0;
+    return n + k;
+}
+
+/* Runs the client against the scripted proxy until its first final event
+ * (client.log tells what happened), then lets both sides close. */
+static void socks_failure_run(const char *user, const char *pass,
+                              smtorp_tls_context *tls, uint64_t timeout_ms) {
+    begin_test();
+    int reached = socks_connect(&client, user, pass, "x.onion", tls, NULL);
+    if (reached && timeout_ms > 0)
+        smtorp_conn_set_read_timeout(client.conn, timeout_ms);
+    (void)(reached && run_until(socks_final_goal, 10000));
+    proxy_end();
+    settle();
+}
+
+/* Cleartext through the proxy: the server behind it greets; the proxy also
+ * sends a line right behind its reply, in the same write; a line the
+ * client writes before READY must reach the server, not the proxy. */
+static void ts1_server_event(struct peer *p, smtorp_conn_event e) {
+    if (e == SMTORP_CONN_READY)
+        write_str(p, "220 behind the proxy\r\n");
+}
+static void ts1_server_line(struct peer *p, const uint8_t *line, size_t n) {
+    (void)line;
+    (void)n;
+    write_str(p, "250 ok\r\n");
+}
+static int ts1_goal(void) { return client.nlines >= 3; }
+
+static void test_socks_cleartext(void) {
+    begin_test();
+    proxy_reset();
+    smtorp_listener *l = listen_on("127.0.0.1", NULL);
+    const char *host = "destination.example.onion";
+    proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+    proxy_add_step(connect_length(host), REPLY_OK, sizeof REPLY_OK);
+    px.relay_port = smtorp_listener_port(l);
+    px.extra = "220 spoken right after the reply\r\n";
+    server.on_event = ts1_server_event;
+    server.on_line = ts1_server_line;
+    int reached = l != NULL && socks_connect(&client, NULL, NULL, host, NULL,
+                                             NULL);
+    int early = reached && write_str(&client, "EARLY\r\n");
+    reached = early && run_until(ts1_goal, 10000);
+    uint8_t want[600];
+    size_t want_length = expected_handshake(NULL, NULL, host, want);
+    check(reached &&
+              strcmp(client.log, "READY;L<220 spoken right after the reply"
+                                 "\\r>;L<220 behind the proxy\\r>;L<250 ok"
+                                 "\\r>;") == 0 &&
+              line_is(&server, 0, "EARLY\r") &&
+              bytes_are(px.got, px.got_length, want, want_length) &&
+              smtorp_conn_socks_error(client.conn) == 0,
+          "socks: cleartext tunnel, bytes after the reply kept, early "
+          "write held back",
+          "reached=%d client=%s server=%s got=%zu/%zu", reached, client.log,
+          server.log, px.got_length, want_length);
+    proxy_end();
+    end_test(l);
+
+    /* Reply, a line and the close in one go: READY, the line, then EOF. */
+    proxy_reset();
+    proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+    proxy_add_step(connect_length("x.onion"), REPLY_OK, sizeof REPLY_OK);
+    px.extra = "421 going away\r\n";
+    px.close_after = 1;
+    socks_failure_run(NULL, NULL, NULL, 0);
+    check(strcmp(client.log, "READY;L<421 going away\\r>;EOF;") == 0,
+          "socks: reply, data and close at once: READY, the line, EOF",
+          "log=%s", client.log);
+}
+
+/* TLS through the proxy with RFC 1929 credentials. */
+static char ts2_version[32];
+static smtorp_result ts2_fp_result;
+static uint8_t ts2_fp[32];
+static void ts2_client_event(struct peer *p, smtorp_conn_event e) {
+    if (e != SMTORP_CONN_READY)
+        return;
+    char cipher[64];
+    if (smtorp_conn_tls_info(p->conn, ts2_version, sizeof ts2_version, cipher,
+                             sizeof cipher) != SMTORP_OK)
+        ts2_version[0] = '\0';
+    ts2_fp_result = smtorp_conn_peer_spki_sha256(p->conn, ts2_fp);
+    write_str(p, "HELLO TLS\r\n");
+}
+static int ts2_goal(void) { return client.nlines >= 2; }
+
+static void test_socks_tls(void) {
+    begin_test();
+    proxy_reset();
+    if (server_tls == NULL || client_tls == NULL) {
+        check(0, "socks: TLS tunnel", "no contexts");
+        return;
+    }
+    memset(ts2_version, 0, sizeof ts2_version);
+    smtorp_listener *l = listen_on("127.0.0.1", server_tls);
+    const char *host = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion";
+    const char *user = "isolation-key-1", *pass = "x";
+    proxy_add_step(3, METHOD_PASSWORD, sizeof METHOD_PASSWORD);
+    proxy_add_step(auth_length(user, pass), "\x01\x00", 2);
+    proxy_add_step(connect_length(host), REPLY_OK, sizeof REPLY_OK);
+    px.relay_port = smtorp_listener_port(l);
+    client.on_event = ts2_client_event;
+    server.on_line = ts1_server_line;
+    int reached = l != NULL && socks_connect(&client, user, pass, host,
+                                             client_tls, host);
+    /* Before READY: its TLS status is "not established". */
+    char v[32], c[64];
+    smtorp_result early_info =
+        reached ? smtorp_conn_tls_info(client.conn, v, sizeof v, c, sizeof c)
+                : SMTORP_OK;
+    reached = reached && write_str(&client, "EARLY\r\n") &&
+              run_until(ts2_goal, 10000);
+    uint8_t want[800];
+    size_t want_length = expected_handshake(user, pass, host, want);
+    uint8_t file_fp[32];
+    smtorp_result fr = smtorp_tls_certificate_spki_sha256(cert_path, file_fp);
+    check(reached && client.ready == 1 && server.ready == 1 &&
+              line_is(&server, 0, "EARLY\r") &&
+              line_is(&server, 1, "HELLO TLS\r") &&
+              line_is(&client, 0, "250 ok\r") &&
+              bytes_are(px.got, px.got_length, want, want_length) &&
+              early_info == SMTORP_ERR_TLS_NOT_ESTABLISHED,
+          "socks: RFC 1929 bytes exact, then TLS inside the tunnel",
+          "reached=%d client=%s server=%s got=%zu/%zu info=%d", reached,
+          client.log, server.log, px.got_length, want_length, early_info);
+    check(strcmp(ts2_version, "TLSv1.3") == 0 && ts2_fp_result == SMTORP_OK &&
+              fr == SMTORP_OK && memcmp(ts2_fp, file_fp, 32) == 0,
+          "socks: TLS 1.3 through the tunnel, server SPKI pinned",
+          "version=%s fp=%d", ts2_version, ts2_fp_result);
+    proxy_end();
+    end_test(l);
+}
+
+static void test_socks_reply_codes(void) {
+    static const uint8_t codes[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+                                    0x07, 0x08, 0xF0, 0xF1, 0xF2, 0xF3,
+                                    0xF4, 0xF5, 0xF6, 0xF7, 0x09, 0x80};
+    int ok = 1;
+    char why[256] = "";
+    for (size_t i = 0; i < sizeof codes; i++) {
+        proxy_reset();
+        uint8_t reply[10] = {0x05, codes[i], 0x00, 0x01, 0, 0, 0, 0, 0, 0};
+        proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+        proxy_add_step(connect_length("x.onion"), reply, sizeof reply);
+        px.close_after = 1; /* as Tor does after a refusal */
+        socks_failure_run(NULL, NULL, NULL, 0);
+        if (strcmp(client.log, "SOCKS_ERROR;") != 0 ||
+            client.socks_code != codes[i] || client.after_close != 0) {
+            ok = 0;
+            snprintf(why, sizeof why, "code %02x: log=%.64s code=%d",
+                     codes[i], client.log, client.socks_code);
+        }
+    }
+    check(ok, "socks: every CONNECT refusal code reaches the owner exactly",
+          "%s", why);
+
+    /* A proxy that sends only VER and REP, then closes, has said why. */
+    proxy_reset();
+    proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+    proxy_add_step(connect_length("x.onion"), "\x05\xf0", 2);
+    px.close_after = 1;
+    socks_failure_run(NULL, NULL, NULL, 0);
+    check(strcmp(client.log, "SOCKS_ERROR;") == 0 && client.socks_code == 0xF0,
+          "socks: short refusal then close gives its code", "log=%s code=%d",
+          client.log, client.socks_code);
+}
+
+struct socks_failure_case {
+    const char *name;
+    int with_password;
+    const uint8_t *method_reply;
+    size_t method_reply_length;
+    const uint8_t *second_reply; /* auth or connect reply, NULL: none */
+    size_t second_reply_length;
+    int close_after;
+    int want_code;
+};
+
+static void test_socks_failures(void) {
+    static const struct socks_failure_case cases[] = {
+        {"method 0xFF", 0, (const uint8_t *)"\x05\xff", 2, NULL, 0, 1,
+         SMTORP_SOCKS_NO_ACCEPTABLE_METHOD},
+        {"method 0xFF (password offered)", 1, (const uint8_t *)"\x05\xff", 2,
+         NULL, 0, 1, SMTORP_SOCKS_NO_ACCEPTABLE_METHOD},
+        {"auth refused", 1, METHOD_PASSWORD, 2, (const uint8_t *)"\x01\x01", 2,
+         1, SMTORP_SOCKS_AUTH_FAILED},
+        {"auth refused, proxy stays", 1, METHOD_PASSWORD, 2,
+         (const uint8_t *)"\x01\x02", 2, 0, SMTORP_SOCKS_AUTH_FAILED},
+        {"unoffered method chosen", 1, METHOD_NONE, 2, NULL, 0, 0,
+         SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"unoffered method chosen (no auth offered)", 0, METHOD_PASSWORD, 2,
+         NULL, 0, 0, SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"SOCKS4 reply", 0, (const uint8_t *)"\x00\x5a", 2, NULL, 0, 0,
+         SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"half a method reply, then close", 0, (const uint8_t *)"\x05", 1,
+         NULL, 0, 1, SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"close after the method reply", 0, METHOD_NONE, 2, NULL, 0, 1,
+         SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"bad ATYP", 0, METHOD_NONE, 2,
+         (const uint8_t *)"\x05\x00\x00\x09\0\0\0\0\0\0", 10, 0,
+         SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"bad VER in CONNECT reply", 0, METHOD_NONE, 2,
+         (const uint8_t *)"\x04\x00\x00\x01\0\0\0\0\0\0", 10, 0,
+         SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"success cut short, then close", 0, METHOD_NONE, 2,
+         (const uint8_t *)"\x05\x00\x00\x01\x7f", 5, 1,
+         SMTORP_SOCKS_PROTOCOL_ERROR},
+        {"bad auth VER", 1, METHOD_PASSWORD, 2, (const uint8_t *)"\x05\x00", 2,
+         0, SMTORP_SOCKS_PROTOCOL_ERROR},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct socks_failure_case *c = &cases[i];
+        proxy_reset();
+        const char *user = c->with_password ? "u" : NULL;
+        const char *pass = c->with_password ? "p" : NULL;
+        proxy_add_step(3, c->method_reply, c->method_reply_length);
+        if (c->second_reply != NULL) {
+            size_t expect = c->with_password ? auth_length("u", "p")
+                                             : connect_length("x.onion");
+            proxy_add_step(expect, c->second_reply, c->second_reply_length);
+        }
+        px.close_after = c->close_after;
+        socks_failure_run(user, pass, NULL, 0);
+        char name[128];
+        snprintf(name, sizeof name, "socks: %s gives %d", c->name,
+                 c->want_code);
+        check(strcmp(client.log, "SOCKS_ERROR;") == 0 &&
+                  client.socks_code == c->want_code && client.after_close == 0,
+              name, "log=%s code=%d", client.log, client.socks_code);
+    }
+
+    /* The proxy reads the greeting and closes without a word. (Closing
+     * before the greeting arrives makes the kernel answer it with a reset:
+     * that is a socket error, ERROR, as for any conn.) */
+    proxy_reset();
+    proxy_add_step(3, "", 0);
+    px.close_after = 1;
+    socks_failure_run(NULL, NULL, NULL, 0);
+    check(strcmp(client.log, "SOCKS_ERROR;") == 0 &&
+              client.socks_code == SMTORP_SOCKS_PROTOCOL_ERROR,
+          "socks: proxy closing before any reply gives PROTOCOL_ERROR",
+          "log=%s code=%d", client.log, client.socks_code);
+}
+
+static void test_socks_timeouts(void) {
+    /* The proxy reads the greeting and never answers. */
+    proxy_reset();
+    proxy_add_step(3, "", 0);
+    uint64_t start = smtorp_clock_monotonic_ms();
+    socks_failure_run(NULL, NULL, NULL, 200);
+    uint64_t elapsed = smtorp_clock_monotonic_ms() - start;
+    check(strcmp(client.log, "TIMEOUT;") == 0 && elapsed >= 150 &&
+              px.got_length == 3,
+          "socks: read timeout bounds the SOCKS handshake",
+          "log=%s elapsed=%llu", client.log, (unsigned long long)elapsed);
+
+    /* The tunnel opens but nothing answers the ClientHello. */
+    proxy_reset();
+    proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+    proxy_add_step(connect_length("x.onion"), REPLY_OK, sizeof REPLY_OK);
+    start = smtorp_clock_monotonic_ms();
+    socks_failure_run(NULL, NULL, client_tls, 200);
+    elapsed = smtorp_clock_monotonic_ms() - start;
+    check(strcmp(client.log, "TIMEOUT;") == 0 && elapsed >= 150,
+          "socks: read timeout bounds the TLS handshake in the tunnel",
+          "log=%s elapsed=%llu", client.log, (unsigned long long)elapsed);
+
+    /* Cleartext bytes right behind the reply on a TLS conn. */
+    proxy_reset();
+    proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+    proxy_add_step(connect_length("x.onion"), REPLY_OK, sizeof REPLY_OK);
+    px.extra = "220 cleartext greeting\r\n";
+    socks_failure_run(NULL, NULL, client_tls, 0);
+    check(strcmp(client.log, "TLS_ERROR;") == 0,
+          "socks: bytes before the TLS handshake give TLS_ERROR", "log=%s",
+          client.log);
+}
+
+/* A cleartext server behind the tunnel of a TLS client. */
+static void test_socks_tls_to_cleartext(void) {
+    begin_test();
+    proxy_reset();
+    smtorp_listener *l = listen_on("127.0.0.1", NULL);
+    proxy_add_step(3, METHOD_NONE, sizeof METHOD_NONE);
+    proxy_add_step(connect_length("x.onion"), REPLY_OK, sizeof REPLY_OK);
+    px.relay_port = smtorp_listener_port(l);
+    server.on_event = ts1_server_event; /* greets in cleartext */
+    int reached = l != NULL &&
+                  socks_connect(&client, NULL, NULL, "x.onion", client_tls,
+                                "x.onion") &&
+                  run_until(socks_final_goal, 10000);
+    check(reached && strcmp(client.log, "TLS_ERROR;") == 0,
+          "socks: TLS handshake failure inside the tunnel gives TLS_ERROR",
+          "reached=%d log=%s", reached, client.log);
+    proxy_end();
+    end_test(l);
+}
+
+static void test_socks_arguments(void) {
+    begin_test();
+    proxy_reset();
+    smtorp_conn *c = (smtorp_conn *)1;
+    uint16_t port = smtorp_listener_port(px.listener);
+    char long256[257];
+    memset(long256, 'n', 256);
+    long256[256] = '\0';
+    int ok = 1;
+    smtorp_result r;
+#define SOCKS_ARG_CASE(expected, ...)                                         \
+    do {                                                                      \
+        c = (smtorp_conn *)1;                                                 \
+        r = smtorp_conn_connect_socks(__VA_ARGS__, &callbacks, &client, &c);  \
+        if (r != (expected) || c != NULL) {                                   \
+            ok = 0;                                                           \
+            printf("# line %d: %s\n", __LINE__, smtorp_result_string(r));     \
+        }                                                                     \
+    } while (0)
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, NULL,
+                   NULL, long256, 25, NULL, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, NULL,
+                   NULL, "", 25, NULL, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, "u",
+                   NULL, "x.onion", 25, NULL, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, "u",
+                   "", "x.onion", 25, NULL, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, long256,
+                   "p", "x.onion", 25, NULL, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, NULL,
+                   NULL, "x.onion", 0, NULL, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, NULL,
+                   NULL, "x.onion", 25, server_tls, NULL);
+    SOCKS_ARG_CASE(SMTORP_ERR_INVALID_ARGUMENT, L, "127.0.0.1", port, NULL,
+                   NULL, "x.onion", 25, client_tls, long256);
+    SOCKS_ARG_CASE(SMTORP_ERR_ADDRESS, L, "localhost", port, NULL, NULL,
+                   "x.onion", 25, NULL, NULL);
+#undef SOCKS_ARG_CASE
+    check(ok && px.accepted == 0 && smtorp_conn_socks_error(NULL) == 0,
+          "socks: bad arguments refused synchronously, nothing connects", "");
+
+    /* The proxy is not there: an ordinary connect failure. */
+    smtorp_listener *gone = listen_on("127.0.0.1", NULL);
+    uint16_t gone_port = smtorp_listener_port(gone);
+    smtorp_listener_free(gone);
+    r = smtorp_conn_connect_socks(L, "127.0.0.1", gone_port, NULL, NULL,
+                                  "x.onion", 25, NULL, NULL, &callbacks,
+                                  &client, &client.conn);
+    int reached = r == SMTORP_OK && run_until(socks_final_goal, 5000);
+    check(reached && strcmp(client.log, "ERROR;") == 0 &&
+              client.socks_code == 0,
+          "socks: proxy unreachable gives ERROR", "reached=%d log=%s", reached,
+          client.log);
+    settle();
+
+    /* Closed by the owner in the middle of the handshake (bytes held):
+     * silent, nothing leaks. */
+    begin_test();
+    proxy_reset();
+    proxy_add_step(3, "", 0);
+    reached = socks_connect(&client, "u", "p", "x.onion", client_tls, "x") &&
+              write_str(&client, "HELD\r\n");
+    (void)run_until(NULL, 100);
+    peer_close(&client);
+    settle();
+    check(reached && px.got_length == 3 && client.after_close == 0 &&
+              client.log[0] == '\0',
+          "socks: close during the handshake is silent", "log=%s got=%zu",
+          client.log, px.got_length);
+    proxy_end();
+    settle();
+}
+
+static void test_socks(void) {
+    proxy_reset();
+    if (smtorp_listener_new(L, "127.0.0.1", 0, NULL, proxy_accept, NULL,
+                            &px.listener) != SMTORP_OK) {
+        check(0, "socks: fake proxy", "cannot listen");
+        return;
+    }
+    test_socks_cleartext();
+    test_socks_tls();
+    test_socks_reply_codes();
+    test_socks_failures();
+    test_socks_timeouts();
+    test_socks_tls_to_cleartext();
+    test_socks_arguments();
+    proxy_reset();
+    smtorp_listener_free(px.listener);
+    px.listener = NULL;
+    settle();
+}
+
+/* ------------------------------------------------------------------ */
+/* 12. child processes                                                */
+/* ------------------------------------------------------------------ */
+
+static int exit_calls, exit_status_seen;
+static smtorp_process *exit_process_seen;
+static void on_exit_cb(smtorp_process *process, int wait_status, void *arg) {
+    (void)arg;
+    exit_calls++;
+    exit_status_seen = wait_status;
+    exit_process_seen = process;
+    check_goal();
+}
+static int exit_goal(void) { return exit_calls > 0; }
+
+static int pid_has_proc_entry(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)pid);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+/* 'Z' for a zombie, 0 when there is no such process, else its state. */
+static char pid_state(pid_t pid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *paren = strrchr(text, ')');
+    return paren != NULL && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* Polls `pid` from a repeating timer (the reaping itself is invisible to
+ * the test: it happens in the core's SIGCHLD callback). */
+static pid_t poll_pid;
+static char poll_pid_last; /* last state seen; 0: no such process */
+static int poll_pid_polls;
+static void poll_pid_tick(void) {
+    poll_pid_last = pid_state(poll_pid);
+    poll_pid_polls++;
+    if (poll_pid_last != 0) { /* keep watching */
+        aux_fn = poll_pid_tick;
+        smtorp_timer_start(aux_timer, 10);
+    }
+    check_goal();
+}
+/* Gone from /proc: reaped. */
+static int poll_pid_gone_goal(void) {
+    return poll_pid_polls > 0 && poll_pid_last == 0;
+}
+/* Gone or a zombie (not our child: its reaping is not ours to test). */
+static int poll_pid_dead_goal(void) {
+    return poll_pid_polls > 0 &&
+           (poll_pid_last == 0 || poll_pid_last == 'Z' || poll_pid_last == 'X');
+}
+
+static void test_process_exit_code(void) {
+    exit_calls = 0;
+    smtorp_process *p = NULL;
+    const char *const argv[] = {"sh", "-c", "exit 7", NULL};
+    smtorp_result r =
+        smtorp_process_spawn(L, "/bin/sh", argv, NULL, on_exit_cb, NULL, &p);
+    pid_t pid = (pid_t)smtorp_process_pid(p);
+    int running_at_start = smtorp_process_is_running(p);
+    int reached = r == SMTORP_OK && run_until(exit_goal, 10000);
+    check(reached && running_at_start && pid > 0 && exit_calls == 1 &&
+              exit_process_seen == p && WIFEXITED(exit_status_seen) &&
+              WEXITSTATUS(exit_status_seen) == 7 &&
+              !smtorp_process_is_running(p) &&
+              smtorp_process_exit_status(p) == exit_status_seen,
+          "process: exit 7 reaches the callback as WEXITSTATUS 7",
+          "r=%s reached=%d calls=%d status=%d", smtorp_result_string(r),
+          reached, exit_calls, exit_status_seen);
+    check(pid > 0 && !pid_has_proc_entry(pid),
+          "process: reaped, no zombie left in /proc", "state=%c",
+          pid_state(pid));
+    check(smtorp_process_signal(p, SIGTERM) == SMTORP_ERR_INVALID_ARGUMENT,
+          "process: a reaped child is never signalled", "");
+    smtorp_process_free(p);
+    smtorp_process_free(NULL);
+}
+
+static void test_process_signal(void) {
+    exit_calls = 0;
+    smtorp_process *p = NULL;
+    const char *const argv[] = {"sleep", "30", NULL};
+    smtorp_result r =
+        smtorp_process_spawn(L, "/bin/sleep", argv, NULL, on_exit_cb, NULL, &p);
+    smtorp_result sr = r == SMTORP_OK ? smtorp_process_signal(p, SIGTERM)
+                                      : SMTORP_ERR_INVALID_ARGUMENT;
+    int reached = sr == SMTORP_OK && run_until(exit_goal, 10000);
+    check(reached && WIFSIGNALED(exit_status_seen) &&
+              WTERMSIG(exit_status_seen) == SIGTERM,
+          "process: SIGTERM ends a sleep, WIFSIGNALED/WTERMSIG reported",
+          "r=%s sr=%d status=%d", smtorp_result_string(r), sr,
+          exit_status_seen);
+    check(smtorp_process_signal(NULL, SIGTERM) == SMTORP_ERR_INVALID_ARGUMENT,
+          "process: signal(NULL) refused", "");
+    smtorp_process_free(p);
+}
+
+static void test_process_spawn_failure(void) {
+    smtorp_process *p = (smtorp_process *)1;
+    const char *const argv[] = {"nothing", NULL};
+    errno = 0;
+    smtorp_result r = smtorp_process_spawn(L, "/nonexistent/program", argv,
+                                           NULL, on_exit_cb, NULL, &p);
+    int saved = errno;
+    int status;
+    pid_t left = waitpid(-1, &status, WNOHANG);
+    int left_errno = errno;
+    check(r == SMTORP_ERR_SPAWN && saved == ENOENT && p == NULL &&
+              left == -1 && left_errno == ECHILD,
+          "process: a missing program gives SPAWN (ENOENT), no child left",
+          "r=%s errno=%d left=%d", smtorp_result_string(r), saved, (int)left);
+
+    /* Not executable. */
+    char path[160];
+    snprintf(path, sizeof path, "%s/not-executable", tmp_dir);
+    FILE *f = fopen(path, "w");
+    if (f != NULL) {
+        fputs("#!/bin/sh\n", f);
+        fclose(f);
+    }
+    r = smtorp_process_spawn(L, path, argv, NULL, on_exit_cb, NULL, &p);
+    saved = errno;
+    left = waitpid(-1, &status, WNOHANG);
+    check(r == SMTORP_ERR_SPAWN && saved == EACCES && p == NULL && left == -1,
+          "process: a non-executable file gives SPAWN (EACCES)",
+          "r=%s errno=%d", smtorp_result_string(r), saved);
+    unlink(path);
+
+    const char *const empty[] = {NULL};
+    int ok = smtorp_process_spawn(L, "/bin/sh", empty, NULL, NULL, NULL, &p) ==
+                 SMTORP_ERR_INVALID_ARGUMENT &&
+             smtorp_process_spawn(L, "/bin/sh", NULL, NULL, NULL, NULL, &p) ==
+                 SMTORP_ERR_INVALID_ARGUMENT &&
+             smtorp_process_spawn(NULL, "/bin/sh", argv, NULL, NULL, NULL,
+                                  &p) == SMTORP_ERR_INVALID_ARGUMENT &&
+             smtorp_process_spawn(L, "/bin/sh", argv, NULL, NULL, NULL,
+                                  NULL) == SMTORP_ERR_INVALID_ARGUMENT;
+    snprintf(path, sizeof path, "%s/no-such-dir/log", tmp_dir);
+    const char *const sh[] = {"sh", "-c", "exit 0", NULL};
+    r = smtorp_process_spawn(L, "/bin/sh", sh, path, NULL, NULL, &p);
+    check(ok && r == SMTORP_ERR_IO && p == NULL &&
+              waitpid(-1, &status, WNOHANG) == -1,
+          "process: bad arguments and an unopenable log refused",
+          "r=%s", smtorp_result_string(r));
+}
+
+static char *read_small_file(const char *path) {
+    static char text[1024];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return text;
+}
+
+static void test_process_log_and_fds(void) {
+    char log_path[160];
+    snprintf(log_path, sizeof log_path, "%s/child.log", tmp_dir);
+    unlink(log_path);
+    /* A descriptor without O_CLOEXEC: the child must not inherit it. */
+    int leak = open("/dev/null", O_RDONLY);
+    int leak_fd = leak >= 0 ? dup2(leak, 47) : -1;
+    char script[256];
+    snprintf(script, sizeof script,
+             "echo out; echo err >&2; "
+             "if [ -e /proc/self/fd/%d ]; then echo fd-leaked; "
+             "else echo fd-closed; fi; "
+             "read x; echo stdin=$?",
+             leak_fd);
+    const char *const argv[] = {"sh", "-c", script, NULL};
+    exit_calls = 0;
+    smtorp_process *p = NULL;
+    smtorp_result r = smtorp_process_spawn(L, "/bin/sh", argv, log_path,
+                                           on_exit_cb, NULL, &p);
+    int reached = r == SMTORP_OK && run_until(exit_goal, 10000);
+    smtorp_process_free(p);
+    const char *text = read_small_file(log_path);
+    struct stat st;
+    int mode_ok = stat(log_path, &st) == 0 && (st.st_mode & 0777) == 0600;
+    check(reached && text != NULL &&
+              strcmp(text, "out\nerr\nfd-closed\nstdin=1\n") == 0 && mode_ok,
+          "process: stdout+stderr to a new 0600 log, stdin /dev/null, "
+          "other fds closed",
+          "r=%s reached=%d text=%s mode_ok=%d", smtorp_result_string(r),
+          reached, text != NULL ? text : "(none)", mode_ok);
+
+    /* A second child appends. */
+    const char *const again[] = {"sh", "-c", "echo again", NULL};
+    exit_calls = 0;
+    r = smtorp_process_spawn(L, "/bin/sh", again, log_path, on_exit_cb, NULL,
+                             &p);
+    reached = r == SMTORP_OK && run_until(exit_goal, 10000);
+    smtorp_process_free(p);
+    text = read_small_file(log_path);
+    check(reached && text != NULL &&
+              strcmp(text, "out\nerr\nfd-closed\nstdin=1\nagain\n") == 0,
+          "process: the log is appended to", "text=%s",
+          text != NULL ? text : "(none)");
+    unlink(log_path);
+    if (leak >= 0)
+        close(leak);
+    if (leak_fd >= 0)
+        close(leak_fd);
+}
+
+static void test_process_free_and_wait(void) {
+    /* Freed while running: still reaped by the loop, silently. */
+    exit_calls = 0;
+    smtorp_process *p = NULL;
+    const char *const argv[] = {"sh", "-c", "sleep 0.2", NULL};
+    smtorp_result r =
+        smtorp_process_spawn(L, "/bin/sh", argv, NULL, on_exit_cb, NULL, &p);
+    poll_pid = (pid_t)smtorp_process_pid(p);
+    poll_pid_polls = 0;
+    smtorp_process_free(p);
+    poll_pid_tick();
+    int reached = r == SMTORP_OK && run_until(poll_pid_gone_goal, 10000);
+    smtorp_timer_stop(aux_timer);
+    check(reached && exit_calls == 0 && !pid_has_proc_entry(poll_pid),
+          "process: freed while running, reaped when it exits, no callback",
+          "r=%s reached=%d calls=%d state=%c", smtorp_result_string(r),
+          reached, exit_calls, pid_state(poll_pid));
+
+    /* Blocking wait: times out on a sleeper, then sees it die. */
+    const char *const sleeper[] = {"sleep", "30", NULL};
+    r = smtorp_process_spawn(L, "/bin/sleep", sleeper, NULL, on_exit_cb, NULL,
+                             &p);
+    uint64_t start = smtorp_clock_monotonic_ms();
+    int early = r == SMTORP_OK ? smtorp_process_wait(p, 100) : -1;
+    uint64_t waited = smtorp_clock_monotonic_ms() - start;
+    smtorp_result sr = smtorp_process_signal(p, SIGKILL);
+    int later = smtorp_process_wait(p, 5000);
+    pid_t pid = (pid_t)smtorp_process_pid(p);
+    int status = smtorp_process_exit_status(p);
+    settle(); /* a SIGCHLD event now finds nothing to deliver */
+    check(early == 0 && waited >= 90 && sr == SMTORP_OK && later == 1 &&
+              WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+              !smtorp_process_is_running(p) && exit_calls == 0 &&
+              !pid_has_proc_entry(pid) && smtorp_process_wait(p, 0) == 1,
+          "process: wait times out, then reaps (no callback after it)",
+          "early=%d waited=%llu later=%d status=%d calls=%d", early,
+          (unsigned long long)waited, later, status, exit_calls);
+    smtorp_process_free(p);
+    check(smtorp_process_wait(NULL, 0) == 0 && smtorp_process_pid(NULL) == 0 &&
+              smtorp_process_is_running(NULL) == 0,
+          "process: NULL queries", "");
+}
+
+/* The child dies with us: a helper process spawns a sleeper through the
+ * API and exits; the sleeper must get SIGTERM (PR_SET_PDEATHSIG). */
+static void test_process_parent_death(void) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        check(0, "process: dies with its parent", "pipe");
+        return;
+    }
+    pid_t helper = fork();
+    if (helper == 0) {
+        close(fds[0]);
+        /* The inherited loop is only used to spawn (it never runs here);
+         * its SIGCHLD event is already installed. */
+        smtorp_process *p = NULL;
+        const char *const argv[] = {"sleep", "30", NULL};
+        int32_t pid = 0;
+        if (smtorp_process_spawn(L, "/bin/sleep", argv, NULL, NULL, NULL,
+                                 &p) == SMTORP_OK)
+            pid = smtorp_process_pid(p);
+        ssize_t w = write(fds[1], &pid, sizeof pid);
+        (void)w;
+        _exit(0);
+    }
+    close(fds[1]);
+    int32_t grandchild = 0;
+    ssize_t n = helper > 0 ? read(fds[0], &grandchild, sizeof grandchild) : 0;
+    close(fds[0]);
+    int status;
+    if (helper > 0)
+        waitpid(helper, &status, 0);
+    poll_pid = (pid_t)grandchild;
+    poll_pid_polls = 0;
+    int reached = 0;
+    if (n == (ssize_t)sizeof grandchild && grandchild > 0) {
+        poll_pid_tick();
+        /* Re-parented to init: gone, or a zombie if init does not reap. */
+        reached = run_until(poll_pid_dead_goal, 10000);
+        smtorp_timer_stop(aux_timer);
+    }
+    check(reached, "process: the child dies with its parent (PDEATHSIG)",
+          "helper=%d grandchild=%d state=%c", (int)helper, (int)grandchild,
+          pid_state((pid_t)grandchild));
+    if (!reached && grandchild > 0)
+        kill((pid_t)grandchild, SIGKILL);
+}
+
+static void test_processes(void) {
+    test_process_exit_code();
+    test_process_signal();
+    test_process_spawn_failure();
+    test_process_log_and_fds();
+    test_process_free_and_wait();
+    test_process_parent_death();
+}
+
+/* After the shutdown-signal handler came and went, SIGCHLD still works. */
+static void test_process_after_signals(void) {
+    exit_calls = 0;
+    smtorp_process *p = NULL;
+    const char *const argv[] = {"sh", "-c", "exit 3", NULL};
+    smtorp_result r =
+        smtorp_process_spawn(L, "/bin/sh", argv, NULL, on_exit_cb, NULL, &p);
+    int reached = r == SMTORP_OK && run_until(exit_goal, 10000);
+    check(reached && WIFEXITED(exit_status_seen) &&
+              WEXITSTATUS(exit_status_seen) == 3,
+          "process: reaping coexists with the shutdown-signal handler",
+          "r=%s reached=%d", smtorp_result_string(r), reached);
+    smtorp_process_free(p);
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1236,7 +2365,12 @@ int main(void) {
     test_stalled_output_timeout();
     test_timeout_tls_handshake();
     test_timeout_cleartext();
+    test_socks5_builders();
+    test_socks5_parsers();
+    test_socks();
+    test_processes();
     test_signal();
+    test_process_after_signals();
     test_listener_arguments();
 
     begin_test(); /* frees recorded lines */

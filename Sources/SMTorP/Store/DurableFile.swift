@@ -31,6 +31,16 @@ public enum DurableFile {
         return Array(UnsafeBufferPointer(start: buffer, count: length))
     }
 
+    /// Reads standard input to its end (at most `maxLength` bytes).
+    public static func readStandardInput(maxLength: Int) throws(CoreError) -> [UInt8] {
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        var length = 0
+        try CoreError.check(smtorp_fd_read_all(0, maxLength, &buffer, &length), context: "standard input")
+        defer { smtorp_free(buffer) }
+        guard let buffer else { return [] }
+        return Array(UnsafeBufferPointer(start: buffer, count: length))
+    }
+
     /// Creates a directory (and fsyncs its parent); fine if it exists.
     public static func makeDirectory(_ path: String, mode: UInt32 = 0o700) throws(CoreError) {
         try CoreError.check(smtorp_fs_make_directory(path, mode), context: path)
