@@ -38,6 +38,7 @@ commands:
   serve      run the node: the implicit-TLS SMTP listener and local Maildirs
   address    print this node's SMTorP addresses for a mailbox
   check      tell whether addresses are valid SMTorP (or legacy) addresses
+  send       deliver one message now over Tor
   help       show help for a command
 
 options:
@@ -63,7 +64,33 @@ options:
   --command-timeout S    seconds (command_timeout; default 300)
   --data-timeout S       seconds (data_timeout; default 300)
   --log-level LEVEL      debug, info, warning or error (log_level; default info)
+  --tor MODE             managed (start our own tor, default), external, or off
+                         (loopback only, no onion service) (tor)
+  --tor-control H:P      use the tor at this control port (tor_control)
+  --tor-socks H:P        that tor's SOCKS port (tor_socks)
+  --tor-binary PATH      the tor program to run (tor_binary; default tor)
+  --tor-include FILE     extra torrc lines for the managed tor (tor_include)
+  --onion-port N         the onion service's virtual port (onion_port; default 25)
   --help                 show this help
+"""
+
+let sendHelp = """
+usage: smtorp send [options] --from ADDRESS --to ADDRESS [--to ADDRESS...] < MESSAGE
+
+Delivers one message (RFC 5322, read from standard input) now, over Tor, to
+SMTorP recipients, and reports each recipient's outcome. When a recipient's
+address carries a fingerprint label, the server's TLS certificate must match
+it or nothing is sent. Recipients at one onion share one connection.
+Exit status: 0 all delivered, 75 some deferred (try again later), 69 some
+failed permanently.
+
+options:
+  --config FILE / --data-dir DIR   the node (its onion name is the EHLO name)
+  --from ADDRESS                   the envelope sender
+  --to ADDRESS                     a recipient; repeatable
+  --tor-socks HOST:PORT            tor's SOCKS port (default: tor_socks, or the
+                                   one the node's `smtorp serve` is using)
+  --help                           show this help
 """
 
 let addressHelp = """
@@ -129,6 +156,9 @@ let flagToSetting: [String: String] = [
     "--domain-alias": "domain_alias", "--max-message-size": "max_message_size",
     "--max-recipients": "max_recipients", "--command-timeout": "command_timeout",
     "--data-timeout": "data_timeout", "--log-level": "log_level",
+    "--tor": "tor", "--tor-control": "tor_control", "--tor-socks": "tor_socks",
+    "--tor-binary": "tor_binary", "--tor-include": "tor_include", "--onion-port": "onion_port",
+    "--tor-timeout": "tor_timeout",
 ]
 
 enum CLIError: Error {
@@ -250,7 +280,21 @@ func serve(_ args: [String]) throws(CLIError) {
             settings: SMTPServerSettings(listen: config.listen,
                                          session: ServerConfiguration(hostname: hostname, limits: limits)),
             policy: policy, store: store, logger: logger)
-        let shutdown = ShutdownHandler(loop: loop, server: server, logger: logger)
+        var publisher: OnionPublisher? = nil
+        if config.torMode != .off {
+            let p = OnionPublisher(loop: loop, configuration: config, identity: identity,
+                                   targetPort: server.port, logger: logger)
+            p.onReachable = { _ in
+                if let socks = p.socksAddress {
+                    try? DurableFile.replace(path: config.dataDirectory + "/tor_socks", parts: [Array((socks.text + "\n").utf8)])
+                }
+            }
+            try p.start()
+            publisher = p
+        } else {
+            logger.info("tor is off: no onion service, reachable on the listener only")
+        }
+        let shutdown = ShutdownHandler(loop: loop, server: server, publisher: publisher, logger: logger)
         try CoreError.check(smtorp_loop_on_shutdown_signal(loop.raw, { signal, arg in
             guard let arg else { return }
             Unmanaged<ShutdownHandler>.fromOpaque(arg).takeUnretainedValue().shutdown(signal: signal)
@@ -274,17 +318,20 @@ func serve(_ args: [String]) throws(CLIError) {
 final class ShutdownHandler {
     let loop: EventLoop
     let server: SMTPServer
+    let publisher: OnionPublisher?
     let logger: Logger
 
-    init(loop: EventLoop, server: SMTPServer, logger: Logger) {
+    init(loop: EventLoop, server: SMTPServer, publisher: OnionPublisher?, logger: Logger) {
         self.loop = loop
         self.server = server
+        self.publisher = publisher
         self.logger = logger
     }
 
     func shutdown(signal: Int32) {
         logger.info("signal " + String(signal) + ": shutting down")
         server.shutdown()
+        publisher?.shutdown()
         loop.stop()
     }
 }
@@ -409,6 +456,114 @@ func check(_ args: [String]) throws(CLIError) -> Int32 {
     return allSMTorP ? ExitCode.ok : ExitCode.failure
 }
 
+func send(_ args: [String]) throws(CLIError) -> Int32 {
+    var fromText: String? = nil
+    var toTexts: [String] = []
+    var rest: [String] = []
+    var i = 0
+    while i < args.count {  // --from/--to may repeat: take them out first
+        if (args[i] == "--from" || args[i] == "--to") && i + 1 < args.count {
+            if args[i] == "--from" { fromText = args[i + 1] } else { toTexts.append(args[i + 1]) }
+            i += 2
+        } else {
+            rest.append(args[i])
+            i += 1
+        }
+    }
+    let options = try parseOptions(rest, allowed: ["--data-dir", "--tor-socks", "--log-level"], help: sendHelp)
+    guard options.positional.isEmpty else { throw .usage("send takes no arguments; the message comes on standard input") }
+    guard let fromText else { throw .usage("send needs --from ADDRESS") }
+    guard !toTexts.isEmpty else { throw .usage("send needs at least one --to ADDRESS") }
+    let config = options.config
+    guard !config.dataDirectory.isEmpty else { throw .usage("send needs the node: --data-dir DIR or --config FILE") }
+    let logger = Logger(threshold: config.logLevel)
+
+    let sender: Mailbox
+    do throws(AddressError) {
+        let a = try Address.parse(fromText)
+        switch a {
+        case .smtorp(let s): sender = Mailbox(localPart: s.localPart, domain: s.domain, isQuotedLocalPart: s.isQuoted)
+        case .legacy(let l): sender = Mailbox(localPart: l.localPart, domain: l.domain, isQuotedLocalPart: l.isQuoted)
+        }
+    } catch {
+        throw .usage("--from " + fromText + ": " + error.message)
+    }
+    var groups: [(SMTorPAddress, [Mailbox])] = []
+    for text in toTexts {
+        let parsed: Address
+        do throws(AddressError) { parsed = try Address.parse(text) } catch {
+            throw .usage("--to " + text + ": " + error.message)
+        }
+        guard case .smtorp(let a) = parsed else {
+            throw .usage("--to " + text + " is not an SMTorP address (mixing with legacy mail is refused)")
+        }
+        let box = Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted)
+        if let index = groups.firstIndex(where: { $0.0.onion == a.onion }) {
+            if groups[index].0.fingerprintLabel != a.fingerprintLabel {
+                throw .usage("two recipients at " + a.onion.hostname + " name different fingerprint labels")
+            }
+            groups[index].1.append(box)
+        } else {
+            groups.append((a, [box]))
+        }
+    }
+    let message: [UInt8]
+    do throws(CoreError) {
+        message = try DurableFile.readStandardInput(maxLength: config.maxMessageSize)
+    } catch {
+        throw .usage("cannot read the message from standard input: " + error.message)
+    }
+    var socks = config.torSocks
+    if socks == nil, let bytes = try? DurableFile.read(path: config.dataDirectory + "/tor_socks", maxLength: 100) {
+        socks = ListenAddress(parsing: String(decoding: trim(bytes), as: UTF8.self))
+    }
+    guard let socks else {
+        throw .runtime("no tor SOCKS port: run `smtorp serve` for this node, or pass --tor-socks HOST:PORT")
+    }
+    var worst: Int32 = ExitCode.ok
+    do throws(CoreError) {
+        let identity = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory)
+        let loop = try EventLoop()
+        let tls = try TLSContext(client: ())
+        var remaining = groups.count
+        var connections: [SMTPClientConnection] = []
+        for (index, (destination, recipients)) in groups.enumerated() {
+            let msg = ClientMessage(identifier: String(index), reversePath: sender, recipients: recipients,
+                                    content: message)
+            let c = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
+                                         heloName: identity.onion.hostname, messages: [msg], logger: logger)
+            connections.append(c)
+            c.start { outcome in
+                if let failure = outcome.failure {
+                    for r in recipients {
+                        say((failure.isTemporary ? "deferred " : "failed ") + r.text + ": " + failure.message)
+                    }
+                    worst = max(worst, failure.isTemporary ? 75 : 69)
+                }
+                for report in outcome.reports {
+                    for result in report.recipients {
+                        let reply = result.outcome.reply
+                        let text = String(reply.code) + " " + (reply.enhanced.map { $0.text + " " } ?? "")
+                            + reply.lines.joined(separator: " ")
+                        switch result.outcome {
+                        case .delivered: say("delivered " + result.recipient.text + ": " + text)
+                        case .temporaryFailure: say("deferred " + result.recipient.text + ": " + text); worst = max(worst, 75)
+                        case .permanentFailure: say("failed " + result.recipient.text + ": " + text); worst = max(worst, 69)
+                        }
+                    }
+                }
+                remaining -= 1
+                if remaining == 0 { loop.stop() }
+            }
+        }
+        if remaining > 0 { _ = loop.run() }
+        withExtendedLifetime(connections) {}
+    } catch {
+        throw .runtime(error.message)
+    }
+    return worst
+}
+
 func run() -> Int32 {
     let args = Array(CommandLine.arguments.dropFirst())
     guard let command = args.first else {
@@ -428,11 +583,13 @@ func run() -> Int32 {
             case "address": say(addressHelp)
             case "init": say(initHelp)
             case "check": say(checkHelp)
+            case "send": say(sendHelp)
             case nil: say(mainHelp)
             case let other?: throw .usage("no command " + other)
             }
         case "init": try initNode(rest)
         case "check": return try check(rest)
+        case "send": return try send(rest)
         case "serve": try serve(rest)
         case "address": try address(rest)
         default: throw .usage("unknown command " + command + " (try smtorp --help)")

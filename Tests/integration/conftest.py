@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from tor_fixtures import *  # noqa: F401,F403  the shared private Tor network
+
 BIN = os.environ.get("SMTORP_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", ".build", "debug", "smtorp")
 DEADLINE = 20.0
@@ -37,6 +39,8 @@ class Node:
     def start(self):
         args = [BIN, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
                 "--log-level", "debug"]
+        if not any(a.startswith("--tor") for a in self.extra):
+            args += ["--tor", "off"]  # loopback only: never try the public Tor network
         for m in self.mailboxes:
             args += ["--mailbox", m]
         args += self.extra

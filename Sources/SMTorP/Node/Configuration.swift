@@ -8,6 +8,19 @@
 // Untrusted input: the file is the operator's, but it is parsed strictly and
 // every failure is a clear error rather than a crash.
 
+/// How the node reaches Tor.
+public enum TorMode: Sendable, Equatable {
+    case managed, external, off
+
+    public var name: String {
+        switch self {
+        case .managed: return "managed"
+        case .external: return "external"
+        case .off: return "off"
+        }
+    }
+}
+
 /// Severity of a log line, lowest first.
 public enum LogLevel: Int, Comparable, Sendable {
     case debug = 0, info = 1, warning = 2, error = 3
@@ -101,6 +114,24 @@ public struct Configuration: Equatable, Sendable {
     public var dataTimeoutSeconds = 300
     /// Log threshold.
     public var logLevel = LogLevel.info
+    /// Whether the node publishes its onion service: `managed` (smtorp runs
+    /// its own tor, the default), `external` (set by tor_control) or `off`
+    /// (loopback only: no onion service, for tests and local use).
+    public var torMode = TorMode.managed
+    /// An existing tor's control port; when unset smtorp starts its own tor.
+    public var torControl: ListenAddress? = nil
+    /// An existing tor's SOCKS port (ExtendedErrors recommended); with a
+    /// managed tor smtorp picks it itself.
+    public var torSocks: ListenAddress? = nil
+    /// The tor program smtorp starts when it manages tor.
+    public var torBinary = "tor"
+    /// A file of extra torrc lines for the managed tor (`%include`), e.g.
+    /// the DirAuthority lines of a private test network.
+    public var torInclude: String? = nil
+    /// The onion service's virtual port (docs/spec.md §3.1).
+    public var onionPort: UInt16 = 25
+    /// Seconds to wait for tor to bootstrap and publish the onion service.
+    public var torTimeoutSeconds = 300
 
     public init() {}
 
@@ -119,6 +150,14 @@ public struct Configuration: Equatable, Sendable {
         t += "command_timeout = " + String(commandTimeoutSeconds) + "\n"
         t += "data_timeout = " + String(dataTimeoutSeconds) + "\n"
         t += "log_level = " + logLevel.name + "\n"
+        t += "# tor: managed (smtorp runs its own tor), external (use tor_control) or off\n"
+        t += "tor = " + torMode.name + "\n"
+        if let torControl { t += "tor_control = " + torControl.text + "\n" } else { t += "# tor_control = 127.0.0.1:9051\n" }
+        if let torSocks { t += "tor_socks = " + torSocks.text + "\n" } else { t += "# tor_socks = 127.0.0.1:9050\n" }
+        t += "tor_binary = " + torBinary + "\n"
+        if let torInclude { t += "tor_include = " + torInclude + "\n" }
+        t += "onion_port = " + String(onionPort) + "\n"
+        t += "tor_timeout = " + String(torTimeoutSeconds) + "\n"
         return t
     }
 
@@ -177,6 +216,28 @@ public struct Configuration: Equatable, Sendable {
         case "max_recipients": maxRecipients = try number(100, 100_000)
         case "command_timeout": commandTimeoutSeconds = try number(1, 86_400)
         case "data_timeout": dataTimeoutSeconds = try number(1, 86_400)
+        case "tor":
+            switch value {
+            case "managed": torMode = .managed
+            case "off": torMode = .off
+            case "external": torMode = .external
+            default: throw fail("expected managed, external or off")
+            }
+        case "tor_control":
+            guard let address = ListenAddress(parsing: value) else {
+                throw fail("expected host:port of a tor control port, got `" + value + "`")
+            }
+            torControl = address
+            torMode = .external
+        case "tor_socks":
+            guard let address = ListenAddress(parsing: value) else {
+                throw fail("expected host:port of a tor SOCKS port, got `" + value + "`")
+            }
+            torSocks = address
+        case "tor_binary": torBinary = value
+        case "tor_include": torInclude = value
+        case "onion_port": onionPort = UInt16(try number(1, 65535))
+        case "tor_timeout": torTimeoutSeconds = try number(10, 86_400)
         case "log_level":
             guard let level = LogLevel(name: value) else {
                 throw fail("expected debug, info, warning or error")
@@ -220,7 +281,8 @@ public func lowercasedASCII(_ text: String) -> String {
     }, as: UTF8.self)
 }
 
-func trim(_ bytes: [UInt8]) -> [UInt8] {
+/// Drops spaces, tabs and CRs at both ends.
+public func trim(_ bytes: [UInt8]) -> [UInt8] {
     var start = 0
     var end = bytes.count
     while start < end && (bytes[start] == 32 || bytes[start] == 9 || bytes[start] == 13) { start += 1 }
