@@ -54,11 +54,18 @@ TOR = os.environ.get("TOR_BIN", "tor")
 TOR_GENCERT = os.environ.get("TOR_GENCERT_BIN", "tor-gencert")
 POLL = 0.2            # pause between two readiness polls (under an overall deadline)
 STOP_GRACE = 4.0      # seconds between SIGTERM and SIGKILL in stop()
+# Voting interval, vote delay, dist delay in seconds, initial == regular (FACTS: the onion
+# service time period is 24 voting intervals, so it must not change after the first consensus).
 VOTING = (10, 2, 2)
+# Seconds from authority launch to its first voting boundary (TestingV3AuthVotingStartOffset):
+# the vote is 4 s earlier and must already hold the relays' descriptors (they arrive about
+# 1 s after launch); the default wall-clock alignment put it 0-10 s away at random.
 FIRST_CONSENSUS_AFTER = float(os.environ.get("TORNET_FIRST_CONSENSUS_AFTER", "8"))
+# Also wait for every authority/relay to report bootstrap 100 % before starting clients
+# (about 1-2 s more; holding the full consensus was enough in every run here).
 INFRA_NEEDS_BOOTSTRAP = bool(int(os.environ.get("TORNET_INFRA_NEEDS_BOOTSTRAP", "0")))
 RELOAD_EVERY = 3.0    # seconds between two SIGNAL RELOADs to a node lagging behind the consensus
-DEBUG = bool(os.environ.get("TORNET_DEBUG"))   # voting interval, vote delay, dist delay (initial == regular, see FACTS)
+DEBUG = bool(os.environ.get("TORNET_DEBUG"))   # print readiness polls to stderr
 
 
 class TorNetworkError(Exception):
@@ -190,6 +197,7 @@ class Controller:
 
     # -- plumbing
     def _reader(self):
+        """Reader thread: split the stream into replies (to the command queue) and 650 events."""
         lines = []
         try:
             while True:
@@ -379,6 +387,7 @@ class TorNode:
 
     @property
     def control_port(self):
+        """ControlPort on 127.0.0.1."""
         return self.ports.get("control")
 
     def alloc_ports(self):
@@ -613,10 +622,12 @@ class TorClient(TorNode):
 
     @property
     def socks_port(self):
+        """Plain SocksPort on 127.0.0.1."""
         return self.ports.get("socks")
 
     @property
     def socks_port_extended(self):
+        """SocksPort with the ExtendedErrors flag (0xF0-0xF7 replies for onions)."""
         return self.ports.get("socks_ext")
 
     def alloc_ports(self):
@@ -656,6 +667,7 @@ _live_networks = weakref.WeakSet()
 
 
 def _stop_all_at_exit():
+    """atexit hook: stop every network still alive in this process."""
     for net in list(_live_networks):
         try:
             net.stop()
@@ -708,9 +720,11 @@ class TorNetwork:
 
     # -- bookkeeping
     def _register(self, node):
+        """Remember a launched process so stop() reaps it."""
         self._procs.append((node.name, node.proc))
 
     def dirauthority_lines(self):
+        """DirAuthority lines for every torrc (our authorities only)."""
         return [a.dirauthority_line() for a in self.authorities]
 
     @property
@@ -747,6 +761,8 @@ class TorNetwork:
         return self
 
     def _start_infrastructure(self, end, t0):
+        """Make authority keys, launch authorities then relays (new ports on a bind
+        conflict), and wait for the full consensus everywhere."""
         # Authorities first: their ports are in every other torrc, so a bind conflict on an
         # authority is resolved (new ports, new keys) before anything else is written.
         for attempt in range(5):
@@ -874,6 +890,8 @@ class TorNetwork:
             time.sleep(POLL)
 
     def _start_clients(self, clients, end):
+        """Launch clients (new ports on a bind conflict) and wait until each has bootstrapped,
+        has enough directory info and an established circuit; then open its event connection."""
         for attempt in range(5):
             for c in clients:
                 if c.proc is None:
@@ -994,6 +1012,7 @@ class TorNetwork:
         self.stop()
 
     def __del__(self):
+        """Last resort: kill whatever tor is left (stop() is the proper way)."""
         try:
             for _n, p in getattr(self, "_procs", []):
                 if p.poll() is None:
@@ -1077,6 +1096,7 @@ _BX = None
 
 
 def _recover_x(y, sign):
+    """x coordinate of the ed25519 point with this y and sign bit."""
     x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
     x = pow(x2, (_P + 3) // 8, _P)
     if (x * x - x2) % _P:
@@ -1087,6 +1107,7 @@ def _recover_x(y, sign):
 
 
 def _pt_add(a, b):
+    """Add two ed25519 points in extended coordinates."""
     (X1, Y1, Z1, T1), (X2, Y2, Z2, T2) = a, b
     A = (Y1 - X1) * (Y2 - X2) % _P
     B = (Y1 + X1) * (Y2 + X2) % _P
@@ -1131,6 +1152,7 @@ def random_onion_address():
 # SOCKS5
 
 def _recv_exact(sock, n, stage):
+    """Read exactly n bytes or raise SocksError(None, stage)."""
     buf = b""
     while len(buf) < n:
         try:
@@ -1210,6 +1232,7 @@ class EchoServer:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
+        """Accept loop (one thread per connection)."""
         while True:
             try:
                 c, _ = self.sock.accept()
@@ -1220,6 +1243,7 @@ class EchoServer:
 
     @staticmethod
     def _echo(c):
+        """Echo until the peer closes."""
         with c:
             try:
                 while True:
@@ -1262,6 +1286,7 @@ def echo_roundtrip(sock, payload=None):
 # CLI
 
 def _write_state(net, path):
+    """Write the network state as JSON, atomically (rename)."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(net.state(), f, indent=2)
@@ -1355,6 +1380,7 @@ def selftest(rounds=1, verbose=True):
 
 
 def main(argv=None):
+    """Command-line entry point (`up`, `selftest`)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a network and keep it running until SIGTERM/SIGINT")
