@@ -39,6 +39,7 @@ commands:
   address    print this node's SMTorP addresses for a mailbox
   check      tell whether addresses are valid SMTorP (or legacy) addresses
   send       deliver one message now over Tor
+  contacts   list the address book and pinned fingerprints
   help       show help for a command
 
 options:
@@ -525,13 +526,23 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
         let identity = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory)
         let loop = try EventLoop()
         let tls = try TLSContext(client: ())
+        var trust = TrustStore(directory: config.dataDirectory)
+        // The address book knows the full form of short addresses typed by
+        // hand; the pin (not an upgraded label) judges the server, so a key
+        // change defers the mail with a warning rather than failing it.
+        for (destination, _) in groups where !destination.isFull {
+            if let full = trust.fullForm(of: destination) {
+                logger.info("address book: " + destination.text + " is " + full.text)
+            }
+        }
         var remaining = groups.count
         var connections: [SMTPClientConnection] = []
         for (index, (destination, recipients)) in groups.enumerated() {
             let msg = ClientMessage(identifier: String(index), reversePath: sender, recipients: recipients,
                                     content: message)
             let c = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
-                                         heloName: identity.onion.hostname, messages: [msg], logger: logger)
+                                         heloName: identity.onion.hostname, messages: [msg], trust: trust,
+                                         logger: logger)
             connections.append(c)
             c.start { outcome in
                 if let failure = outcome.failure {
@@ -540,8 +551,10 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                     }
                     worst = max(worst, failure.isTemporary ? 75 : 69)
                 }
+                var delivered: [String] = []
                 for report in outcome.reports {
                     for result in report.recipients {
+                        if case .delivered = result.outcome { delivered.append(result.recipient.localPart) }
                         let reply = result.outcome.reply
                         let text = String(reply.code) + " " + (reply.enhanced.map { $0.text + " " } ?? "")
                             + reply.lines.joined(separator: " ")
@@ -550,6 +563,13 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                         case .temporaryFailure: say("deferred " + result.recipient.text + ": " + text); worst = max(worst, 75)
                         case .permanentFailure: say("failed " + result.recipient.text + ": " + text); worst = max(worst, 69)
                         }
+                    }
+                }
+                if !delivered.isEmpty, let fingerprint = outcome.serverFingerprint {
+                    trust.recordDelivery(to: destination, fingerprint: fingerprint, recipients: delivered,
+                                         now: smtorp_clock_unix_seconds())
+                    do throws(CoreError) { try trust.save() } catch {
+                        logger.warning("could not save pins and contacts: " + error.message)
                     }
                 }
                 remaining -= 1
@@ -562,6 +582,27 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
         throw .runtime(error.message)
     }
     return worst
+}
+
+let contactsHelp = """
+usage: smtorp contacts [options]
+
+Lists the address book: the full SMTorP address (with the TLS fingerprint
+label) of everyone this node delivered to, learnt at the first delivery, and
+the pinned fingerprint of each onion (trust on first use).
+
+options:
+  --config FILE / --data-dir DIR   the node
+  --help                           show this help
+"""
+
+func contacts(_ args: [String]) throws(CLIError) {
+    let options = try parseOptions(args, allowed: ["--data-dir"], help: contactsHelp)
+    guard !options.config.dataDirectory.isEmpty else { throw .usage("contacts needs --data-dir DIR or --config FILE") }
+    let trust = TrustStore(directory: options.config.dataDirectory)
+    if trust.contacts.isEmpty { say("(no contacts yet)") }
+    for c in trust.contacts { say(c.address + "  last used " + UTCDate(unixSeconds: c.lastUsed).rfc5322) }
+    for p in trust.pins { say("pin " + p.onion + " " + p.fingerprintLabel + "  since " + UTCDate(unixSeconds: p.firstSeen).rfc5322) }
 }
 
 func run() -> Int32 {
@@ -584,12 +625,14 @@ func run() -> Int32 {
             case "init": say(initHelp)
             case "check": say(checkHelp)
             case "send": say(sendHelp)
+            case "contacts": say(contactsHelp)
             case nil: say(mainHelp)
             case let other?: throw .usage("no command " + other)
             }
         case "init": try initNode(rest)
         case "check": return try check(rest)
         case "send": return try send(rest)
+        case "contacts": try contacts(rest)
         case "serve": try serve(rest)
         case "address": try address(rest)
         default: throw .usage("unknown command " + command + " (try smtorp --help)")

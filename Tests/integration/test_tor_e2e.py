@@ -148,3 +148,34 @@ def test_managed_tor_starts_and_leaves_no_process(tor_network, tmp_path):
         assert not os.path.exists("/proc/%d" % pid), "the managed tor is still running"
     finally:
         node.stop()
+
+
+def test_a_changed_server_key_for_a_pinned_onion_is_deferred_with_a_warning(nodes):
+    """Trust on first use (issue 5): the first delivery to bob's SHORT address
+    pins his certificate and puts his full address in alice's contacts; after
+    bob's TLS key changes, mail to the short address is deferred with a
+    man-in-the-middle warning and nothing is delivered. (Runs last: it
+    changes bob's key.)"""
+    alice, bob, _, _ = nodes
+    r = send(alice, bob.address("bob"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the first delivery to this onion (earlier tests used the full address) pinned it
+    assert "pinned at the first delivery" in r.stderr or "on first use" in r.stderr, r.stderr
+    contacts = subprocess.run([BIN, "contacts", "--data-dir", alice.data_dir], capture_output=True, text=True).stdout
+    assert bob.address("bob", full=True) in contacts
+    delivered = len(bob.maildir_files("bob"))
+
+    r = send(alice, bob.address("bob"))  # the pin matches now
+    assert r.returncode == 0 and "pinned at the first delivery" in r.stderr, r.stderr
+    assert len(bob.maildir_files("bob")) == delivered + 1
+
+    bob.stop()
+    for name in ("tls_key.pem", "tls_cert.pem"):
+        os.unlink(os.path.join(bob.data_dir, name))
+    bob.start()  # same onion key, new TLS identity
+    bob.wait_for_log(r"reachable as", deadline=120)
+    r = send(alice, bob.address("bob"))
+    assert r.returncode == 75, r.stdout + r.stderr
+    assert "POSSIBLE MAN IN THE MIDDLE" in r.stdout, r.stdout
+    assert r.stdout.startswith("deferred bob@"), r.stdout
+    assert len(bob.maildir_files("bob")) == delivered + 1

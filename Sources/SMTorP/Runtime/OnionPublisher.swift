@@ -30,6 +30,7 @@ public final class OnionPublisher {
     var controller: TorController?
     var pollTimer: LoopTimer?
     var retryTimer: LoopTimer?
+    var deadlineTimer: LoopTimer?
     var pollDeadline: UInt64 = 0
     var lastProgress = -1
     var retryDelayMilliseconds: UInt64 = 1000
@@ -64,6 +65,14 @@ public final class OnionPublisher {
     public func start() throws(CoreError) {
         pollTimer = try LoopTimer(loop: loop) { [unowned(unsafe) self] in self.poll() }
         retryTimer = try LoopTimer(loop: loop) { [unowned(unsafe) self] in self.restart() }
+        deadlineTimer = try LoopTimer(loop: loop) { [unowned(unsafe) self] in
+            if !self.isReachable && !self.shuttingDown {
+                self.logger.error("the onion service is not published after "
+                                  + String(self.configuration.torTimeoutSeconds)
+                                  + " s (tor_timeout); still trying: see tor's log")
+            }
+        }
+        deadlineTimer?.start(milliseconds: UInt64(configuration.torTimeoutSeconds) * 1000)
         started = smtorp_clock_monotonic_ms()
         try begin()
     }
@@ -237,6 +246,7 @@ public final class OnionPublisher {
         shuttingDown = true
         pollTimer?.stop()
         retryTimer?.stop()
+        deadlineTimer?.stop()
         if let c = controller {
             c.delOnion(serviceID: identity.onion.label) { _ in }
             c.close()

@@ -25,6 +25,9 @@ public enum ConnectionFailure: Error, Equatable, Sendable {
     case socks(SOCKSError)
     /// The server's certificate does not match the address's label.
     case certificateMismatch(expectedLabel: String, presented: String)
+    /// The address has no label and the certificate differs from the one
+    /// pinned at the first delivery: possibly a man in the middle.
+    case pinMismatch(pinned: String, presented: String)
     /// The SOCKS port could not be reached.
     case proxyUnreachable(String)
     /// TLS could not be set up.
@@ -37,6 +40,7 @@ public enum ConnectionFailure: Error, Equatable, Sendable {
         switch self {
         case .socks(let e): return e.isTemporary
         case .certificateMismatch: return false
+        case .pinMismatch: return true  // defer: never deliver, let the user look
         case .proxyUnreachable, .tls, .timeout: return true
         }
     }
@@ -48,6 +52,10 @@ public enum ConnectionFailure: Error, Equatable, Sendable {
         case .certificateMismatch(let expected, let presented):
             return "the server's TLS certificate did not match the address: the address expects a fingerprint starting "
                 + expected + ", the server presented " + presented + " (a wrong address, or a man in the middle); nothing was sent"
+        case .pinMismatch(let pinned, let presented):
+            return "POSSIBLE MAN IN THE MIDDLE: the server's TLS certificate changed since the first delivery (pinned "
+                + pinned + ", now " + presented + "); nothing was sent and the mail is deferred. If the recipient really "
+                + "changed keys, use their full address with the new fingerprint label"
         case .proxyUnreachable(let p): return "tor's SOCKS port " + p + " is not reachable (is tor running?)"
         case .tls: return "the TLS handshake with the server failed"
         case .timeout: return "no answer in time"
@@ -75,6 +83,7 @@ public final class SMTPClientConnection {
     let socks: ListenAddress
     let destination: SMTorPAddress
     let logger: Logger
+    let trust: TrustStore
     var session: ClientSession
     var raw: OpaquePointer?
     var outcome = ConnectionOutcome(reports: [], failure: nil, serverFingerprint: nil, tlsVersion: "", tlsCipher: "")
@@ -87,14 +96,17 @@ public final class SMTPClientConnection {
     public static let connectTimeoutMilliseconds: UInt64 = 120_000
 
     public init(loop: EventLoop, tls: TLSContext, socks: ListenAddress, destination: SMTorPAddress,
-                heloName: String, messages: [ClientMessage], logger: Logger) {
+                heloName: String, messages: [ClientMessage], trust: TrustStore, logger: Logger) {
+        self.trust = trust
         self.loop = loop
         self.tls = tls
         self.socks = socks
         self.destination = destination
         self.logger = logger
         self.messageCount = messages.count
-        var session = ClientSession(configuration: ClientConfiguration(heloName: heloName), messages: messages)
+        // SMTorP servers take EHLO in the client's first flight (spec §4.8).
+        var session = ClientSession(configuration: ClientConfiguration(heloName: heloName, earlyHello: true),
+                                    messages: messages)
         _ = session.receive(.finish)  // nothing is sent before .ready
         self.session = session
     }
@@ -161,19 +173,25 @@ public final class SMTPClientConnection {
             }
             outcome.serverFingerprint = fingerprint
             let presented = Base32.encode(fingerprint)
-            if let label = destination.fingerprintLabel {
-                guard destination.matches(fingerprint: fingerprint) else {
-                    logger.error("certificate did not match for " + destination.onion.hostname
-                                 + ": expected " + label + ", got " + presented)
-                    fail(.certificateMismatch(expectedLabel: label, presented: presented))
-                    return
-                }
-                logger.info("TLS " + outcome.tlsVersion + " " + outcome.tlsCipher
-                            + "; certificate matches the address's fingerprint label (" + String(label.utf8.count)
-                            + " characters)")
-            } else {
-                logger.info("TLS " + outcome.tlsVersion + " " + outcome.tlsCipher
-                            + "; the address has no fingerprint label: server fingerprint " + presented)
+            let tlsFacts = "TLS " + outcome.tlsVersion + " " + outcome.tlsCipher + "; "
+            switch trust.verdict(for: destination, fingerprint: fingerprint) {
+            case .matchesLabel:
+                logger.info(tlsFacts + "certificate matches the address's fingerprint label ("
+                            + String(destination.fingerprintLabel?.utf8.count ?? 0) + " characters)")
+            case .matchesPin:
+                logger.info(tlsFacts + "certificate matches the fingerprint pinned at the first delivery")
+            case .firstUse:
+                logger.info(tlsFacts + "no fingerprint label and no pin: trusting " + presented + " on first use")
+            case .labelMismatch:
+                logger.error("certificate did not match for " + destination.onion.hostname
+                             + ": expected " + (destination.fingerprintLabel ?? "") + ", got " + presented)
+                fail(.certificateMismatch(expectedLabel: destination.fingerprintLabel ?? "", presented: presented))
+                return
+            case .pinMismatch(let pinned):
+                logger.error("POSSIBLE MAN IN THE MIDDLE at " + destination.onion.hostname + ": pinned " + pinned
+                             + ", presented " + presented + "; deferring")
+                fail(.pinMismatch(pinned: pinned, presented: presented))
+                return
             }
             smtorp_conn_set_read_timeout(raw, 0)  // the session sets its own from now on
             apply(session.receive(.ready))

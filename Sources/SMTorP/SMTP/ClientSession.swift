@@ -27,11 +27,19 @@ public struct ClientConfiguration: Equatable, Sendable {
     public var heloName: String
     /// The limits applied to the server.
     public var limits: ClientLimits
+    /// Send EHLO at once when the connection is ready, in the same flight
+    /// as the client's TLS Finished, instead of waiting for the greeting:
+    /// the greeting and the EHLO reply then come back together, saving a
+    /// round trip, which costs hundreds of milliseconds over Tor. Only for
+    /// SMTorP servers (docs/spec.md §4.8 requires them to accept it); a
+    /// classic server may treat an early talker as a spammer.
+    public var earlyHello: Bool
 
     /// Creates a configuration.
-    public init(heloName: String, limits: ClientLimits = ClientLimits()) {
+    public init(heloName: String, limits: ClientLimits = ClientLimits(), earlyHello: Bool = false) {
         self.heloName = heloName
         self.limits = limits
+        self.earlyHello = earlyHello
     }
 }
 
@@ -305,6 +313,9 @@ public struct ClientSession {
         case awaitingGreeting
         /// EHLO (true) or HELO (false) was sent.
         case awaitingHelloReply(isExtended: Bool)
+        /// EHLO was sent before the greeting (`earlyHello`): the greeting,
+        /// then the EHLO reply, are owed.
+        case awaitingGreetingThenHelloReply
         /// Greeted, no transaction: waits for `.enqueue` or `.finish`.
         case awaitingMessage
         case awaitingTransactionReplies(Transaction)
@@ -367,7 +378,12 @@ public struct ClientSession {
             guard case .awaitingConnection = state else {
                 return []
             }
-            state = .awaitingGreeting
+            if configuration.earlyHello {
+                effects.append(.send(ClientSession.line("EHLO " + configuration.heloName)))
+                state = .awaitingGreetingThenHelloReply
+            } else {
+                state = .awaitingGreeting
+            }
             setReadTimeout(limits.greetingTimeoutMilliseconds, into: &effects)
         case .line(let line):
             take(line, into: &effects)
@@ -391,7 +407,7 @@ public struct ClientSession {
         switch state {
         case .awaitingConnection, .closed:
             return  // nothing can arrive before the connection or after the end
-        case .awaitingGreeting, .awaitingHelloReply, .awaitingMessage,
+        case .awaitingGreeting, .awaitingGreetingThenHelloReply, .awaitingHelloReply, .awaitingMessage,
              .awaitingTransactionReplies, .awaitingQuitReply:
             break
         }
@@ -415,6 +431,13 @@ public struct ClientSession {
             // RFC 5321 §3.1, §4.3.2: 220 or 554 (or 421) to the connection.
             if reply.code == 220 {
                 sendHello(isExtended: true, into: &effects)
+            } else {
+                refuseSession(reply, into: &effects)
+            }
+        case .awaitingGreetingThenHelloReply:
+            if reply.code == 220 {
+                state = .awaitingHelloReply(isExtended: true)
+                setReadTimeout(limits.mailTimeoutMilliseconds, into: &effects)
             } else {
                 refuseSession(reply, into: &effects)
             }
@@ -470,7 +493,7 @@ public struct ClientSession {
             sendQuit(into: &effects)
         case .awaitingQuitReply:
             close(into: &effects)
-        case .awaitingConnection, .awaitingGreeting, .awaitingHelloReply, .awaitingTransactionReplies:
+        case .awaitingConnection, .awaitingGreeting, .awaitingGreetingThenHelloReply, .awaitingHelloReply, .awaitingTransactionReplies:
             end(with: .clientTimeout, sendingQuit: false, into: &effects)
         }
     }
@@ -502,7 +525,7 @@ public struct ClientSession {
                 quitSent = true
                 effects.append(.send(ClientSession.line("QUIT")))
             }
-        case .awaitingConnection, .awaitingGreeting, .awaitingHelloReply, .awaitingQuitReply, .closed:
+        case .awaitingConnection, .awaitingGreeting, .awaitingGreetingThenHelloReply, .awaitingHelloReply, .awaitingQuitReply, .closed:
             break
         }
     }
@@ -653,7 +676,7 @@ public struct ClientSession {
             return
         case .awaitingQuitReply:
             close(into: &effects)
-        case .awaitingGreeting, .awaitingHelloReply, .awaitingMessage, .awaitingTransactionReplies:
+        case .awaitingGreeting, .awaitingGreetingThenHelloReply, .awaitingHelloReply, .awaitingMessage, .awaitingTransactionReplies:
             end(with: .clientProtocolError, sendingQuit: false, into: &effects)
         }
     }
@@ -667,7 +690,7 @@ public struct ClientSession {
             return
         case .awaitingTransactionReplies(let transaction):
             effects.append(.finished(transaction.report(undecided: .failure(reply))))
-        case .awaitingConnection, .awaitingGreeting, .awaitingHelloReply, .awaitingMessage, .awaitingQuitReply:
+        case .awaitingConnection, .awaitingGreeting, .awaitingGreetingThenHelloReply, .awaitingHelloReply, .awaitingMessage, .awaitingQuitReply:
             break
         }
         for message in queue {
