@@ -259,6 +259,32 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_write_durable(
     const char *tmp_path, const char *final_path,
     const uint8_t *const *parts, const size_t *part_lengths,
     size_t part_count);
+/**
+ * Replaces `final_path` with `part_count` buffers, durably and atomically
+ * (for state files that are rewritten):
+ *   unlink(tmp_path) -> open(tmp_path, O_CREAT|O_EXCL, 0600) -> write all
+ *   -> fsync -> close -> rename(tmp_path, final_path) -> fsync(directory)
+ * A crash at any point leaves final_path whole: old or new content. On a
+ * failure before the rename tmp_path is unlinked and final_path unchanged;
+ * a failure of the last fsync means the new content may not survive a crash.
+ */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_replace_durable(
+    const char *tmp_path, const char *final_path,
+    const uint8_t *const *parts, const size_t *part_lengths,
+    size_t part_count);
+/** rename(old_path, new_path), replacing new_path, then fsyncs the directory
+ *  of new_path and (when different) that of old_path. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_rename_durable(
+    const char *old_path, const char *new_path);
+/** Removes a file and fsyncs its directory, so that the removal survives a
+ *  crash; SMTORP_OK when it did not exist. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_remove_durable(const char *path);
+/** Lists the names in directory `path` (not "." and ".."), in no particular
+ *  order, each followed by a NUL, in one buffer the caller frees with
+ *  smtorp_free(); an empty directory gives length 0 (and a non-NULL
+ *  buffer). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_list_directory(
+    const char *path, uint8_t **out, size_t *out_length);
 /** Creates a directory with `mode` and fsyncs its parent; SMTORP_OK when it
  *  already exists as a directory. */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_fs_make_directory(

@@ -10,7 +10,7 @@ packages=(
   tor
   swaks libnet-ssleay-perl libio-socket-ssl-perl
   openssl python3 python3-pytest
-  valgrind
+  valgrind mutt
 )
 missing=()
 for p in "${packages[@]}"; do

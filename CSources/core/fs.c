@@ -1,5 +1,6 @@
 /*
- * fs.c: durable file writes for the Maildir store and the node's state.
+ * fs.c: durable file writes for the Maildir store, the outbound queue and
+ * the node's state.
  *
  * Untrusted input: the bytes written are untrusted message data, but they are
  * only copied; paths come from the node's own configuration, never from the
@@ -19,9 +20,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h> /* rename */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -124,6 +127,151 @@ fail: {
         errno = saved;
     }
     return SMTORP_ERR_IO;
+}
+
+/* The directory part of `path` ("." when it has none), in `dir`. */
+static int directory_of(const char *path, char *dir, size_t size) {
+    size_t len = strlen(path);
+    if (len == 0 || len >= size) return -1;
+    memcpy(dir, path, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        dir[0] = '.';
+        dir[1] = '\0';
+    } else if (slash == dir) {
+        dir[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    return 0;
+}
+
+SMTORP_API smtorp_result smtorp_fs_replace_durable(
+    const char *tmp_path, const char *final_path,
+    const uint8_t *const *parts, const size_t *part_lengths,
+    size_t part_count) {
+    if (tmp_path == NULL || final_path == NULL ||
+        (part_count > 0 && (parts == NULL || part_lengths == NULL)))
+        return SMTORP_ERR_INVALID_ARGUMENT;
+
+    /* A temporary file left by a crash in the middle of an earlier replace
+     * holds nothing anyone relies on: the old final file was still in place.
+     * Remove it, then create afresh with O_EXCL so that we never write
+     * through a file (or a symbolic link) someone else put there. */
+    if (unlink(tmp_path) != 0 && errno != ENOENT) return SMTORP_ERR_IO;
+    int fd = open(tmp_path,
+                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return errno == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
+
+    for (size_t i = 0; i < part_count; i++) {
+        if (part_lengths[i] > 0 &&
+            (parts[i] == NULL || write_all(fd, parts[i], part_lengths[i]) != 0))
+            goto fail_open;
+    }
+    /* The new content must be on disk before the name points at it: a crash
+     * after the rename but before the data reached the disk would otherwise
+     * leave final_path empty or partial, losing the old and the new state. */
+    if (fsync(fd) != 0) goto fail_open;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    /* rename() replaces final_path atomically: a reader (or a restart after
+     * a crash) sees the old file or the new one, never a mixture, never
+     * none. */
+    if (rename(tmp_path, final_path) != 0) goto fail;
+    /* The rename is a change to the directory: only after this fsync is the
+     * new content what a restart will see. If it fails the caller must not
+     * rely on the new state (the old one may come back after a crash). */
+    return sync_parent_directory(final_path);
+
+fail_open: {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+fail: {
+        int saved = errno;
+        unlink(tmp_path);
+        errno = saved;
+    }
+    return SMTORP_ERR_IO;
+}
+
+SMTORP_API smtorp_result smtorp_fs_rename_durable(const char *old_path,
+                                                  const char *new_path) {
+    if (old_path == NULL || new_path == NULL) return SMTORP_ERR_INVALID_ARGUMENT;
+    char old_dir[PATH_MAX], new_dir[PATH_MAX];
+    if (directory_of(old_path, old_dir, sizeof old_dir) != 0 ||
+        directory_of(new_path, new_dir, sizeof new_dir) != 0)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    if (rename(old_path, new_path) != 0) return SMTORP_ERR_IO;
+    /* Both directories changed: the new name must survive a crash, and so
+     * must the removal of the old one (else a restart sees both names). */
+    smtorp_result r = sync_parent_directory(new_path);
+    if (r != SMTORP_OK || strcmp(old_dir, new_dir) == 0) return r;
+    return sync_parent_directory(old_path);
+}
+
+SMTORP_API smtorp_result smtorp_fs_remove_durable(const char *path) {
+    if (path == NULL || path[0] == '\0') return SMTORP_ERR_INVALID_ARGUMENT;
+    if (unlink(path) != 0 && errno != ENOENT) return SMTORP_ERR_IO;
+    /* Even when the file was already gone: an earlier unlink may not have
+     * reached the disk yet, and the caller's next step relies on it. */
+    return sync_parent_directory(path);
+}
+
+SMTORP_API smtorp_result smtorp_fs_list_directory(const char *path,
+                                                  uint8_t **out,
+                                                  size_t *out_length) {
+    if (out != NULL) *out = NULL;
+    if (out_length != NULL) *out_length = 0;
+    if (path == NULL || out == NULL || out_length == NULL)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    DIR *dir = opendir(path);
+    if (dir == NULL) return SMTORP_ERR_IO;
+    size_t cap = 256, used = 0;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) {
+        closedir(dir);
+        return SMTORP_ERR_NO_MEMORY;
+    }
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(dir);
+        if (entry == NULL) {
+            if (errno != 0) {
+                int saved = errno;
+                free(buf);
+                closedir(dir);
+                errno = saved;
+                return SMTORP_ERR_IO;
+            }
+            break;
+        }
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        size_t len = strlen(name) + 1; /* with its NUL separator */
+        if (cap - used < len) {
+            size_t ncap = cap;
+            while (ncap - used < len) ncap *= 2;
+            uint8_t *nbuf = realloc(buf, ncap);
+            if (nbuf == NULL) {
+                free(buf);
+                closedir(dir);
+                return SMTORP_ERR_NO_MEMORY;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        memcpy(buf + used, name, len);
+        used += len;
+    }
+    closedir(dir);
+    *out = buf;
+    *out_length = used;
+    return SMTORP_OK;
 }
 
 SMTORP_API smtorp_result smtorp_fs_make_directory(const char *path,

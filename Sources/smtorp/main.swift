@@ -40,6 +40,8 @@ commands:
   check      tell whether addresses are valid SMTorP (or legacy) addresses
   send       deliver one message now over Tor
   contacts   list the address book and pinned fingerprints
+  sendmail   the sendmail(1) interface: queue a message from standard input
+  queue      list the outbound queue (like mailq), flush it, remove a message
   help       show help for a command
 
 options:
@@ -72,7 +74,32 @@ options:
   --tor-binary PATH      the tor program to run (tor_binary; default tor)
   --tor-include FILE     extra torrc lines for the managed tor (tor_include)
   --onion-port N         the onion service's virtual port (onion_port; default 25)
+  --retry-min S / --retry-max S / --queue-lifetime S / --delay-warning S
+  --max-destinations N   the outbound queue (see docs/configuration.md)
   --help                 show this help
+"""
+
+let sendmailHelp = """
+usage: smtorp sendmail [--data-dir DIR | --config FILE] [sendmail options] [RECIPIENT...]
+
+The sendmail(1) interface for mail user agents (mutt, neomutt, git
+send-email): reads a message on standard input and queues it durably for
+delivery over Tor by this node's `smtorp serve`; exit 0 means it is on disk.
+Options as sendmail has them: -t (recipients from To/Cc/Bcc; Bcc removed),
+-i / -oi, -f SENDER, -F NAME; delivery-mode options are accepted and ignored.
+Only SMTorP recipients are accepted; a message that names a legacy address is
+refused (legacy recipients could not reply to all). Default sender: the
+node's first mailbox.
+Configure a MUA with e.g.: set sendmail="smtorp sendmail --data-dir DIR"
+"""
+
+let queueHelp = """
+usage: smtorp queue [--data-dir DIR | --config FILE] [--flush | --remove ID]
+
+Lists the outbound queue like mailq: each message with its size, arrival and
+sender, and each recipient's state (pending, deferred with the reason and the
+next attempt, delivered, failed). --flush makes every deferred recipient due
+now (the running node retries within a second); --remove ID deletes a message.
 """
 
 let sendHelp = """
@@ -159,7 +186,9 @@ let flagToSetting: [String: String] = [
     "--data-timeout": "data_timeout", "--log-level": "log_level",
     "--tor": "tor", "--tor-control": "tor_control", "--tor-socks": "tor_socks",
     "--tor-binary": "tor_binary", "--tor-include": "tor_include", "--onion-port": "onion_port",
-    "--tor-timeout": "tor_timeout",
+    "--tor-timeout": "tor_timeout", "--retry-min": "retry_min", "--retry-max": "retry_max",
+    "--queue-lifetime": "queue_lifetime", "--delay-warning": "delay_warning",
+    "--max-destinations": "max_destinations",
 ]
 
 enum CLIError: Error {
@@ -295,6 +324,13 @@ func serve(_ args: [String]) throws(CLIError) {
         } else {
             logger.info("tor is off: no onion service, reachable on the listener only")
         }
+        let queueStore = try QueueStore(directory: config.dataDirectory + "/queue")
+        let configuredSocks = config.torSocks
+        let runner = QueueRunner(loop: loop, store: queueStore, settings: config.queue, identity: identity,
+                                 maildir: maildir, localMailboxes: config.mailboxes,
+                                 dataDirectory: config.dataDirectory, logger: logger,
+                                 socksAddress: { configuredSocks ?? (publisher?.isReachable == true ? publisher?.socksAddress : nil) })
+        try runner.start()
         let shutdown = ShutdownHandler(loop: loop, server: server, publisher: publisher, logger: logger)
         try CoreError.check(smtorp_loop_on_shutdown_signal(loop.raw, { signal, arg in
             guard let arg else { return }
@@ -308,6 +344,7 @@ func serve(_ args: [String]) throws(CLIError) {
         logger.info("listening on " + bound.text + " (implicit TLS)")
         guard loop.run() else { throw CoreError(SMTORP_ERR_EVENT, context: "event loop") }
         withExtendedLifetime(shutdown) {}
+        withExtendedLifetime(runner) {}
         logger.info("stopped")
     } catch {
         throw .runtime(error.message)
@@ -584,6 +621,127 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
     return worst
 }
 
+func sendmail(_ args: [String]) throws(CLIError) -> Int32 {
+    // Our own options come first; the rest is sendmail's command line.
+    var own: [String] = []
+    var i = 0
+    while i < args.count && (args[i] == "--data-dir" || args[i] == "--config") && i + 1 < args.count {
+        own += [args[i], args[i + 1]]
+        i += 2
+    }
+    if args.contains("--help") { say(sendmailHelp); return ExitCode.ok }
+    let options = try parseOptions(own, allowed: ["--data-dir"], help: sendmailHelp)
+    let config = options.config
+    guard !config.dataDirectory.isEmpty else { throw .usage("sendmail needs --data-dir DIR or --config FILE first") }
+    let invocation: SendmailInvocation
+    do throws(SendmailInvocation.Error) {
+        invocation = try SendmailInvocation.parse(Array(args[i...]))
+    } catch {
+        switch error {
+        case .missingValue(let o): throw .usage(o + " needs a value")
+        case .unknownOption(let o): throw .usage("unknown sendmail option " + o)
+        }
+    }
+    let raw: [UInt8]
+    do throws(CoreError) {
+        raw = try DurableFile.readStandardInput(maxLength: config.maxMessageSize)
+    } catch {
+        complain("cannot read the message: " + error.message)
+        return 74  // EX_IOERR
+    }
+    let (message, headerRecipients) = SendmailInvocation.prepare(message: raw,
+                                                                 extractRecipients: invocation.recipientsFromHeaders)
+    var texts = invocation.recipients
+    for r in headerRecipients where !texts.contains(r) { texts.append(r) }
+    guard !texts.isEmpty else { throw .usage("no recipients (give them as arguments, or use -t)") }
+    var recipients: [Mailbox] = []
+    for text in texts {
+        do throws(AddressError) {
+            switch try Address.parse(text) {
+            case .smtorp(let a): recipients.append(Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted))
+            case .legacy:
+                complain("refused: " + text + " is not an SMTorP address, and mixing SMTorP and legacy recipients "
+                         + "is refused (legacy recipients could not reply to all); nothing was queued")
+                return 67  // EX_NOUSER
+            }
+        } catch {
+            complain("refused: " + text + ": " + error.message + "; nothing was queued")
+            return 67
+        }
+    }
+    let identity: NodeIdentity
+    do throws(CoreError) { identity = try NodeIdentity.loadOrCreate(dataDirectory: config.dataDirectory) } catch {
+        throw .runtime(error.message)
+    }
+    var sender: Mailbox? = Mailbox(localPart: config.mailboxes.first ?? "postmaster", domain: identity.fullDomain)
+    if let f = invocation.sender {
+        if f.isEmpty || f == "<>" {
+            sender = nil
+        } else {
+            do throws(AddressError) {
+                switch try Address.parse(f) {
+                case .smtorp(let a): sender = Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted)
+                case .legacy(let l): sender = Mailbox(localPart: l.localPart, domain: l.domain, isQuotedLocalPart: l.isQuoted)
+                }
+            } catch {
+                throw .usage("-f " + f + ": " + error.message)
+            }
+        }
+    }
+    do throws(CoreError) {
+        let store = try QueueStore(directory: config.dataDirectory + "/queue")
+        do throws(QueueError) {
+            let id = try store.enqueue(reversePath: sender, recipients: recipients, message: message,
+                                       now: smtorp_clock_unix_seconds())
+            if options.config.logLevel <= .debug { complain("queued as " + id.text) }
+        } catch {
+            complain("not queued: " + error.message)
+            return 75  // EX_TEMPFAIL: the MUA keeps the message
+        }
+    } catch {
+        complain("not queued: " + error.message)
+        return 75
+    }
+    return ExitCode.ok
+}
+
+func queue(_ args: [String]) throws(CLIError) {
+    let options = try parseOptions(args, allowed: ["--data-dir"], help: queueHelp, switches: ["--flush"],
+                                   extras: ["--remove"])
+    guard !options.config.dataDirectory.isEmpty else { throw .usage("queue needs --data-dir DIR or --config FILE") }
+    do throws(CoreError) {
+        let store = try QueueStore(directory: options.config.dataDirectory + "/queue")
+        let now = smtorp_clock_unix_seconds()
+        if let id = options.extras["--remove"] {
+            guard let qid = QueueID(text: id) else { throw CoreError(SMTORP_ERR_INVALID_ARGUMENT, context: "no message " + id) }
+            do throws(QueueError) { try store.remove(qid) } catch {
+                throw CoreError(SMTORP_ERR_IO, context: error.message)
+            }
+            say("removed " + id)
+            return
+        }
+        let scan = store.list()
+        if options.switches.contains("--flush") {
+            var n = 0
+            for entry in scan.entries {
+                var states = entry.states
+                for j in states.indices where states[j].status == .deferred {
+                    states[j].nextAttempt = now
+                    n += 1
+                }
+                do throws(QueueError) { try store.update(entry.id, states: states) } catch {
+                    complain(entry.id.text + ": " + error.message)
+                }
+            }
+            say("flushed: " + String(n) + " deferred recipient(s) are due now")
+            return
+        }
+        say(QueueListing.render(scan, now: now))
+    } catch {
+        throw .runtime(error.message)
+    }
+}
+
 let contactsHelp = """
 usage: smtorp contacts [options]
 
@@ -626,6 +784,8 @@ func run() -> Int32 {
             case "check": say(checkHelp)
             case "send": say(sendHelp)
             case "contacts": say(contactsHelp)
+            case "sendmail": say(sendmailHelp)
+            case "queue": say(queueHelp)
             case nil: say(mainHelp)
             case let other?: throw .usage("no command " + other)
             }
@@ -633,6 +793,8 @@ func run() -> Int32 {
         case "check": return try check(rest)
         case "send": return try send(rest)
         case "contacts": try contacts(rest)
+        case "sendmail": return try sendmail(rest)
+        case "queue": try queue(rest)
         case "serve": try serve(rest)
         case "address": try address(rest)
         default: throw .usage("unknown command " + command + " (try smtorp --help)")

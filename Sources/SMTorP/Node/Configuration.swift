@@ -132,6 +132,10 @@ public struct Configuration: Equatable, Sendable {
     public var onionPort: UInt16 = 25
     /// Seconds to wait for tor to bootstrap and publish the onion service.
     public var torTimeoutSeconds = 300
+    /// The outbound queue's retry and lifetime settings (Postfix's spirit:
+    /// first retry after retry_min, doubling up to retry_max, give up after
+    /// queue_lifetime, warn the sender after delay_warning; 0 = no warning).
+    public var queue = QueueSettings()
 
     public init() {}
 
@@ -158,6 +162,12 @@ public struct Configuration: Equatable, Sendable {
         if let torInclude { t += "tor_include = " + torInclude + "\n" }
         t += "onion_port = " + String(onionPort) + "\n"
         t += "tor_timeout = " + String(torTimeoutSeconds) + "\n"
+        t += "# outbound queue (seconds)\n"
+        t += "retry_min = " + String(queue.minimalBackoff) + "\n"
+        t += "retry_max = " + String(queue.maximalBackoff) + "\n"
+        t += "queue_lifetime = " + String(queue.maximalLifetime) + "\n"
+        t += "delay_warning = " + String(queue.delayWarningTime) + "\n"
+        t += "max_destinations = " + String(queue.maximumConcurrentDestinations) + "\n"
         return t
     }
 
@@ -238,6 +248,11 @@ public struct Configuration: Equatable, Sendable {
         case "tor_include": torInclude = value
         case "onion_port": onionPort = UInt16(try number(1, 65535))
         case "tor_timeout": torTimeoutSeconds = try number(10, 86_400)
+        case "retry_min": queue.minimalBackoff = Int64(try number(1, 86_400))
+        case "retry_max": queue.maximalBackoff = Int64(try number(1, 864_000))
+        case "queue_lifetime": queue.maximalLifetime = Int64(try number(60, 100 * 86_400))
+        case "delay_warning": queue.delayWarningTime = Int64(try number(0, 100 * 86_400))
+        case "max_destinations": queue.maximumConcurrentDestinations = try number(1, 1000)
         case "log_level":
             guard let level = LogLevel(name: value) else {
                 throw fail("expected debug, info, warning or error")

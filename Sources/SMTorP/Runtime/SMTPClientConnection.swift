@@ -88,6 +88,9 @@ public final class SMTPClientConnection {
     var raw: OpaquePointer?
     var outcome = ConnectionOutcome(reports: [], failure: nil, serverFingerprint: nil, tlsVersion: "", tlsCipher: "")
     var completion: ((ConnectionOutcome) -> Void)?
+    /// Called as soon as each message's outcome is known (before the
+    /// connection ends), so that the queue can record it at once.
+    public var onReport: ((DeliveryReport, [UInt8]?) -> Void)?
     var ready = false
     var messageCount: Int
 
@@ -223,6 +226,7 @@ public final class SMTPClientConnection {
                 if let raw { smtorp_conn_set_read_timeout(raw, ms) }
             case .finished(let report):
                 outcome.reports.append(report)
+                onReport?(report, outcome.serverFingerprint)
             case .close:
                 finish()
             }

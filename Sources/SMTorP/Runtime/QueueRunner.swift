@@ -1,0 +1,223 @@
+// QueueRunner.swift: delivers the outbound queue. Every tick it scans the
+// queue (the same scan at start-up, so recovery after a crash is the normal
+// path), produces due notifications, removes finished messages, asks the
+// scheduler for jobs, and runs each job as one SMTPClientConnection (one
+// connection, one circuit, several messages and recipients for one onion).
+// Each outcome is recorded durably before the next decision.
+//
+// Bounces: a DSN goes into the sender's local Maildir under a name fixed by
+// the request (NotificationRequest.identifier), so a crash between storing
+// it and recording that it was stored can never produce a second one: the
+// second write finds the file there. Never a bounce for a bounce: the
+// scheduler asks for none when the reverse path is null.
+//
+// Untrusted input: what the servers answer (through SMTPClientConnection)
+// and the queue files (checked by QueueStore).
+import SMTorPCore
+
+/// Runs deliveries from the queue on the event loop.
+public final class QueueRunner {
+    let loop: EventLoop
+    let store: QueueStore
+    let scheduler: QueueScheduler
+    let identity: NodeIdentity
+    let maildir: Maildir
+    let localMailboxes: [String]
+    let dataDirectory: String
+    let logger: Logger
+    let socksAddress: () -> ListenAddress?
+    var tls: TLSContext?
+    var timer: LoopTimer?
+    var active: [String: SMTPClientConnection] = [:]
+    var reportedCorrupt: [String] = []
+    var waitingForTorLogged = false
+
+    /// How often the queue directory is looked at for new mail (from
+    /// `smtorp sendmail`) and due retries.
+    public static let scanIntervalMilliseconds: UInt64 = 1000
+
+    public init(loop: EventLoop, store: QueueStore, settings: QueueSettings, identity: NodeIdentity,
+                maildir: Maildir, localMailboxes: [String], dataDirectory: String, logger: Logger,
+                socksAddress: @escaping () -> ListenAddress?) {
+        self.loop = loop
+        self.store = store
+        self.scheduler = QueueScheduler(settings: settings)
+        self.identity = identity
+        self.maildir = maildir
+        self.localMailboxes = localMailboxes
+        self.dataDirectory = dataDirectory
+        self.logger = logger
+        self.socksAddress = socksAddress
+    }
+
+    /// Starts the periodic scan (the first one at once).
+    public func start() throws(CoreError) {
+        tls = try TLSContext(client: ())
+        timer = try LoopTimer(loop: loop) { [unowned(unsafe) self] in self.tick() }
+        timer?.start(milliseconds: 0)
+    }
+
+    /// Number of connections in progress.
+    public var activeConnections: Int { active.count }
+
+    /// Stops starting new deliveries (connections in progress are closed by
+    /// the process exit; their mail stays queued and is retried).
+    public func stop() { timer?.stop() }
+
+    static func random() -> Double {
+        var b = [UInt8](repeating: 0, count: 4)
+        _ = smtorp_random_bytes(&b, 4)
+        let v = UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
+        return Double(v) / 4_294_967_296.0
+    }
+
+    func tick() {
+        defer { timer?.start(milliseconds: Self.scanIntervalMilliseconds) }
+        let now = smtorp_clock_unix_seconds()
+        let scan = store.scan(now: now)
+        for c in scan.corrupt where !reportedCorrupt.contains(c.name) {
+            reportedCorrupt.append(c.name)
+            logger.error("queue file " + c.name + " is incomplete or damaged (" + c.reason
+                         + "); moved to queue/corrupt and never delivered")
+        }
+        for failure in scan.failures { logger.error("queue: " + failure.message) }
+        var entries: [QueueEntry] = []
+        for var entry in scan.entries {
+            produceNotifications(&entry, now: now)
+            if entry.isFinished {
+                do throws(QueueError) {
+                    try store.remove(entry.id)
+                    logger.info("queue: " + entry.id.text + " done, removed")
+                } catch {
+                    logger.error("queue: cannot remove " + entry.id.text + ": " + error.message)
+                }
+            } else {
+                entries.append(entry)
+            }
+        }
+        guard !entries.isEmpty else { return }
+        guard let socks = socksAddress() else {
+            if !waitingForTorLogged {
+                logger.info("queue: " + String(entries.count) + " message(s) wait for tor to be ready")
+                waitingForTorLogged = true
+            }
+            return
+        }
+        waitingForTorLogged = false
+        for job in scheduler.plan(entries: entries, now: now, busyDestinations: Array(active.keys)) {
+            run(job, socks: socks)
+        }
+    }
+
+    func run(_ job: DeliveryJob, socks: ListenAddress) {
+        guard let tls else { return }
+        let onionLabel = Array(job.destination.utf8.prefix(56))
+        let destination: SMTorPAddress
+        do throws(AddressError) {
+            let onion = try OnionAddress(validating: onionLabel)
+            destination = SMTorPAddress(localPart: "postmaster", onion: onion, fingerprintLabel: job.fingerprintLabel)
+        } catch {
+            logger.error("queue: bad destination " + job.destination + ": " + error.message)
+            return
+        }
+        var messages: [ClientMessage] = []
+        for m in job.messages {
+            do throws(QueueError) {
+                messages.append(m.clientMessage(content: try store.message(m.id)))
+            } catch {
+                logger.error("queue: " + m.id.text + ": " + error.message)
+            }
+        }
+        guard !messages.isEmpty else { return }
+        let trust = TrustStore(directory: dataDirectory)
+        let connection = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
+                                              heloName: identity.onion.hostname, messages: messages,
+                                              trust: trust, logger: logger)
+        active[job.destination] = connection
+        logger.info("queue: delivering " + String(messages.count) + " message(s) to " + job.destination)
+        var recorded: [String] = []
+        // Record each message as soon as its final reply is in: a crash
+        // later in the connection then redelivers nothing already accepted
+        // (at most the one whose reply was being recorded).
+        connection.onReport = { [unowned(unsafe) self] report, fingerprint in
+            guard let m = job.messages.first(where: { $0.id.text == report.identifier }) else { return }
+            let single = DeliveryJob(destination: job.destination, fingerprintLabel: job.fingerprintLabel, messages: [m])
+            var partial = ConnectionOutcome(reports: [report], failure: nil, serverFingerprint: fingerprint,
+                                            tlsVersion: "", tlsCipher: "")
+            self.record(single.results(from: partial), outcome: partial, destination: destination)
+            recorded.append(report.identifier)
+        }
+        connection.start { [unowned(unsafe) self] outcome in
+            self.active[job.destination] = nil
+            if let failure = outcome.failure {
+                self.logger.warning("queue: " + job.destination + ": " + failure.message)
+            }
+            let rest = job.results(from: outcome).filter { !recorded.contains($0.id.text) }
+            self.record(rest, outcome: outcome, destination: destination)
+            self.timer?.start(milliseconds: 0)  // look again now: more may be due for this onion
+        }
+    }
+
+    func record(_ results: [DeliveryJob.Result], outcome: ConnectionOutcome, destination: SMTorPAddress) {
+        let now = smtorp_clock_unix_seconds()
+        var delivered: [String] = []
+        for result in results {
+            do throws(QueueError) {
+                var entry = try store.load(result.id)
+                scheduler.record(result, in: &entry, now: now, random: Self.random())
+                try store.update(result.id, states: entry.states)
+                for (index, o) in result.outcomes {
+                    if case .delivered = o {
+                        delivered.append(entry.recipients[index].localPart)
+                        logger.info("queue: " + result.id.text + " delivered to " + entry.recipients[index].text)
+                    } else {
+                        let s = entry.states[index]
+                        logger.info("queue: " + result.id.text + " " + s.status.name + " for "
+                                    + entry.recipients[index].text + ": " + s.reply)
+                    }
+                }
+            } catch {
+                logger.error("queue: recording the outcome for " + result.id.text + " failed: " + error.message)
+            }
+        }
+        if !delivered.isEmpty, let fingerprint = outcome.serverFingerprint {
+            var trust = TrustStore(directory: dataDirectory)
+            trust.recordDelivery(to: destination, fingerprint: fingerprint, recipients: delivered, now: now)
+            do throws(CoreError) { try trust.save() } catch {
+                logger.warning("could not save pins and contacts: " + error.message)
+            }
+        }
+    }
+
+    /// Produces every due DSN (failure or delay warning) for `entry`.
+    func produceNotifications(_ entry: inout QueueEntry, now: Int64) {
+        for request in scheduler.notifications(for: entry, now: now) {
+            let sender = request.sender
+            let local = lowercasedASCII(sender.localPart)
+            let isOurs = NodePolicy(onionHostname: identity.onion.hostname, fingerprintLabel: identity.fingerprintLabel,
+                                    aliases: [], mailboxes: localMailboxes).decide(sender) == .accept
+            if isOurs {
+                let original = (try? store.message(entry.id)) ?? []
+                let dsn = DeliveryStatusNotification.render(request, entry: entry, originalMessage: original,
+                                                            reportingHost: identity.onion.hostname, now: now)
+                do throws(CoreError) {
+                    let path = try maildir.deliver(mailbox: local, uniqueName: request.identifier + ".smtorp", parts: [dsn])
+                    logger.info("queue: " + (request.kind == .failure ? "bounce" : "delay warning") + " for "
+                                + entry.id.text + " stored in " + path)
+                } catch {
+                    if !error.isExists {  // already there: produced before a crash
+                        logger.error("queue: cannot store the notification for " + entry.id.text + ": " + error.message)
+                        continue
+                    }
+                }
+            } else {
+                logger.warning("queue: " + entry.id.text + ": the sender " + sender.text
+                               + " is not a local mailbox; no notification is sent")
+            }
+            scheduler.markProduced(request, in: &entry)
+            do throws(QueueError) { try store.update(entry.id, states: entry.states) } catch {
+                logger.error("queue: " + entry.id.text + ": " + error.message)
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+"""The outbound queue over the private Tor network (issue 5): smtorp sendmail
+queues durably, smtorp serve delivers; retries while the recipient is down;
+exactly one bounce for a permanent failure; crash safety under SIGKILL; a
+real MUA (mutt) through the sendmail interface."""
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, Node
+
+DEADLINE = 180
+
+
+def external(client):
+    return ["--tor-control", "127.0.0.1:%d" % client.control_port,
+            "--tor-socks", "127.0.0.1:%d" % client.socks_port_extended]
+
+
+def wait_until(predicate, deadline=DEADLINE, what="condition"):
+    end = time.monotonic() + deadline
+    while not predicate():
+        assert time.monotonic() < end, "timed out waiting for " + what
+        time.sleep(0.1)  # polling a file system condition, bounded by the deadline
+
+
+@pytest.fixture(scope="module")
+def pair(tor_network, tor_client, tmp_path_factory):
+    qa, qb = tor_client("qalice", "qbob")
+    base = tmp_path_factory.mktemp("queue")
+    alice = Node(base / "alice", mailboxes=["alice"], extra=external(qa) + ["--retry-min", "2", "--retry-max", "4"]).start()
+    bob = Node(base / "bob", mailboxes=["bob"], extra=external(qb)).start()
+    alice.wait_for_log(r"reachable as", deadline=120)
+    bob.wait_for_log(r"reachable as", deadline=120)
+    yield alice, bob
+    alice.stop()
+    bob.stop()
+
+
+def sendmail(node, *args, message):
+    return subprocess.run([BIN, "sendmail", "--data-dir", node.data_dir, *args], input=message,
+                          capture_output=True, timeout=60)
+
+
+def queue_listing(node):
+    return subprocess.run([BIN, "queue", "--data-dir", node.data_dir], capture_output=True, text=True).stdout
+
+
+def queue_empty(node):
+    d = os.path.join(node.data_dir, "queue", "msg")
+    return not os.path.isdir(d) or not os.listdir(d)
+
+
+def message(seq, to):
+    return ("From: alice\nTo: %s\nSubject: queued %d\nX-Seq: %d\n\nbody %d\n.leading dot\n" % (to, seq, seq, seq)).encode()
+
+
+def seqs(node, mailbox):
+    found = []
+    for f in node.maildir_files(mailbox):
+        m = re.search(rb"X-Seq: (\d+)", open(f, "rb").read())
+        if m:
+            found.append(int(m.group(1)))
+    return found
+
+
+def test_sendmail_queues_durably_and_serve_delivers(pair):
+    alice, bob = pair
+    r = sendmail(alice, "-oi", "--", bob.address("bob", full=True), message=message(1, "bob"))
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: 1 in seqs(bob, "bob"), what="delivery to bob")
+    wait_until(lambda: queue_empty(alice), what="the queue to empty")
+    stored = open(bob.maildir_files("bob")[0], "rb").read()
+    assert b"\r\n..leading dot" not in stored and b"\r\n.leading dot\r\n" in stored  # CRLF, unstuffed
+
+
+def test_legacy_or_mixed_recipients_are_refused(pair):
+    alice, bob = pair
+    r = sendmail(alice, bob.address("bob"), "someone@example.com", message=message(2, "x"))
+    assert r.returncode == 67
+    assert b"mixing SMTorP and legacy recipients" in r.stderr
+    assert queue_empty(alice)
+
+
+def test_retry_while_the_recipient_is_down(pair):
+    alice, bob = pair
+    bob.stop()
+    r = sendmail(alice, bob.address("bob", full=True), message=message(3, "bob"))
+    assert r.returncode == 0
+    alice.wait_for_log(r"queue: \S+ deferred for bob@", deadline=DEADLINE)
+    listing = queue_listing(alice)
+    assert "deferred" in listing and "bob@" in listing, listing
+    print(listing)
+    bob.start()
+    bob.wait_for_log(r"reachable as", deadline=120)
+    subprocess.run([BIN, "queue", "--data-dir", alice.data_dir, "--flush"], check=True, capture_output=True)
+    wait_until(lambda: 3 in seqs(bob, "bob"), what="delivery after bob came back")
+    wait_until(lambda: queue_empty(alice), what="the queue to empty")
+
+
+def test_a_permanent_failure_produces_exactly_one_bounce(pair):
+    alice, bob = pair
+    before = len(alice.maildir_files("alice"))
+    r = sendmail(alice, "-f", alice.address("alice", full=True), "nobody@" + bob.fingerprint_label + "." + bob.onion,
+                 message=message(4, "nobody"))
+    assert r.returncode == 0
+    wait_until(lambda: queue_empty(alice), what="the failed message to leave the queue")
+    bounces = [f for f in alice.maildir_files("alice") if b"Undelivered Mail Returned to Sender" in open(f, "rb").read()]
+    assert len(alice.maildir_files("alice")) == before + 1 and len(bounces) == 1
+    text = open(bounces[0], "rb").read()
+    assert b"Status: 5.1.1" in text and b"Final-Recipient: rfc822; nobody@" in text
+    # a restart re-scans the queue and produces nothing more
+    alice.stop()
+    alice.start()
+    alice.wait_for_log(r"reachable as", deadline=120)
+    assert len(alice.maildir_files("alice")) == before + 1
+
+
+def test_crash_safety_200_messages_with_sigkills(pair):
+    alice, bob = pair
+    alice.stop()
+    full = bob.address("bob", full=True)
+    first = 1000
+    for i in range(200):
+        r = sendmail(alice, full, message=message(first + i, full))
+        assert r.returncode == 0, r.stderr
+    want = set(range(first, first + 200))
+    kills = 0
+    rng = random.Random(5)
+    t0 = time.monotonic()
+    alice.start()
+    for threshold in sorted(rng.sample(range(10, 190), 4)):
+        wait_until(lambda: len(want & set(seqs(bob, "bob"))) >= threshold, what="%d deliveries" % threshold)
+        os.kill(alice.proc.pid, signal.SIGKILL)
+        alice.proc.wait()
+        kills += 1
+        alice.start()
+    wait_until(lambda: want <= set(seqs(bob, "bob")), deadline=600, what="all 200 messages")
+    wait_until(lambda: queue_empty(alice), what="the queue to empty")
+    elapsed = time.monotonic() - t0
+    got = [s for s in seqs(bob, "bob") if s in want]
+    duplicates = len(got) - len(set(got))
+    print("crash test: 200 messages, %d SIGKILLs, all delivered, %d duplicates, %.1f s" % (kills, duplicates, elapsed))
+    assert want <= set(got)
+
+
+def test_mutt_sends_through_smtorp_sendmail(pair, tmp_path):
+    alice, bob = pair
+    if not shutil_which("mutt"):
+        pytest.skip("mutt is not installed")  # scripts/setup.sh installs it
+    muttrc = tmp_path / "muttrc"
+    muttrc.write_text('set sendmail="%s sendmail --data-dir %s"\nset from="%s"\nset use_from=yes\n'
+                      'set record=""\nset charset="utf-8"\n' % (BIN, alice.data_dir, alice.address("alice", full=True)))
+    env = dict(os.environ, HOME=str(tmp_path), MAILRC="/dev/null")
+    r = subprocess.run(["mutt", "-n", "-F", str(muttrc), "-s", "from mutt", "--", bob.address("bob", full=True)],
+                       input=b"X-Seq line is in the body\nhello from mutt\n", capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: any(b"Subject: from mutt" in open(f, "rb").read() for f in bob.maildir_files("bob")),
+               what="mutt's message at bob")
+
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
