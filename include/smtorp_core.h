@@ -231,6 +231,29 @@ SMTORP_API void smtorp_conn_set_read_timeout(smtorp_conn *conn,
  *  Safe inside callbacks. */
 SMTORP_API void smtorp_conn_close(smtorp_conn *conn);
 
+/**
+ * Upgrades an accepted cleartext conn to TLS in place, as the server side of
+ * STARTTLS (RFC 3207). Call it after writing the "220 Ready to start TLS"
+ * reply, typically from on_line of the STARTTLS command. From this call on
+ * nothing more is framed or read in cleartext (the line given to the
+ * current on_line stays valid). Once the output written so far is flushed,
+ * input buffered after the STARTTLS command is discarded (RFC 3207 section
+ * 4: it is not part of the TLS session, and the owner must forget what it
+ * learned before, too) and the socket switches to a TLS server bufferevent
+ * with `server_ctx`. Framing mode, pause state and the read timeout carry
+ * over (the timeout bounds the handshake). READY is delivered again when the
+ * handshake completes; a failed handshake gives SMTORP_CONN_TLS_ERROR, a
+ * peer that leaves first SMTORP_CONN_EOF. Bytes written between this call
+ * and READY are sent under TLS, never in cleartext. `server_ctx` must
+ * outlive the conn.
+ *
+ * SMTORP_ERR_INVALID_ARGUMENT: NULL, a client context, or a conn that is
+ * not an accepted cleartext conn after READY (outgoing, already TLS, or a
+ * second call); SMTORP_ERR_CLOSED: the conn is closing or has failed.
+ */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_start_tls(
+    smtorp_conn *conn, smtorp_tls_context *server_ctx);
+
 /** Negotiated TLS facts, e.g. "TLSv1.3" and "TLS_AES_256_GCM_SHA384".
  *  Buffers are NUL-terminated; SMTORP_ERR_TLS_NOT_ESTABLISHED without TLS. */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_conn_tls_info(
@@ -345,6 +368,26 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_find_program(const char *name,
                                                        size_t out_size);
 /** Ends the process with `status` (exit(3): stdio flushed). */
 SMTORP_API __attribute__((noreturn)) void smtorp_exit(int status);
+
+/* ------------------------------------------------------------------ */
+/* Passwords (the submission listener's password file)                */
+/* ------------------------------------------------------------------ */
+
+/** The size of the buffer smtorp_password_hash() needs, NUL included
+ *  (libsodium's crypto_pwhash_STRBYTES, 128). */
+SMTORP_API size_t smtorp_password_hash_size(void);
+/** Hashes `password` (1 or more octets) with libsodium's crypto_pwhash_str
+ *  (Argon2id, interactive limits, a random salt) into `out` as a
+ *  NUL-terminated "$argon2id$..." string. `out` is zeroed first;
+ *  SMTORP_ERR_BUFFER_TOO_SMALL below smtorp_password_hash_size(). */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_password_hash(
+    const uint8_t *password, size_t length, char *out, size_t out_size);
+/** 1 when `password` matches `hash` (a NUL-terminated crypto_pwhash_str
+ *  string), else 0, also for a malformed hash. Constant time in the
+ *  comparison; the cost is the hash's own (tens of milliseconds). */
+SMTORP_API SMTORP_WUR int smtorp_password_verify(const char *hash,
+                                                 const uint8_t *password,
+                                                 size_t length);
 
 /* ------------------------------------------------------------------ */
 /* SOCKS5 client (RFC 1928, RFC 1929) for Tor                         */

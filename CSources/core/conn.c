@@ -12,7 +12,16 @@
  * Specs: RFC 5321 section 4.5.3.1.4/4.5.3.1.5 (line limits are the owner's,
  * the core only enforces the maximum it is given), RFC 2920 (PIPELINING:
  * buffered bytes are framed with the mode set by the previous callback),
- * RFC 3030 (BDAT: exact byte counts), RFC 8314 (implicit TLS), RFC 8446.
+ * RFC 3030 (BDAT: exact byte counts), RFC 8314 (implicit TLS), RFC 3207
+ * (STARTTLS: no cleartext byte received before TLS is ever framed after
+ * it), RFC 8446.
+ *
+ * STARTTLS (RFC 3207): smtorp_conn_start_tls upgrades an accepted
+ * cleartext conn in place. From the call on nothing more is read or framed;
+ * once the owner's "220" is flushed, input buffered after the STARTTLS
+ * command is discarded and the socket moves to a TLS server bufferevent,
+ * exactly like an implicit-TLS accept; READY comes again after the
+ * handshake.
  *
  * SOCKS: a conn made by smtorp_conn_connect_socks (socks.c) first runs the
  * SOCKS5 handshake (conn->socks) on the cleartext socket to the proxy; the
@@ -104,6 +113,12 @@ struct smtorp_conn {
     smtorp_tls_context *socks_tls; /* TLS to start inside the tunnel */
     char *socks_server_name;       /* its SNI, or NULL */
     int socks_error;               /* smtorp_conn_socks_error() */
+
+    /* STARTTLS (smtorp_conn_start_tls); tls_starting is set from the call
+     * until the socket has moved to the TLS bufferevent. */
+    unsigned tls_starting : 1;
+    smtorp_tls_context *starttls_ctx; /* the server context to switch to */
+    struct evbuffer *starttls_held;   /* owner writes while tls_starting */
 };
 
 struct smtorp_listener {
@@ -121,6 +136,7 @@ static void conn_write_cb(struct bufferevent *bev, void *ctx);
 static void conn_event_cb(struct bufferevent *bev, short what, void *ctx);
 static void conn_socks_advance(smtorp_conn *conn, int at_eof);
 static short conn_socks_event(smtorp_conn *conn, short what);
+static void conn_starttls_maybe_switch(smtorp_conn *conn);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
@@ -200,6 +216,10 @@ static void conn_update_reading(smtorp_conn *conn) {
      * the owner wants; the state is applied once the tunnel is open. */
     if (conn->socks != NULL)
         return;
+    /* STARTTLS pending: nothing more is read in cleartext; the TLS
+     * bufferevent applies the state after its handshake. */
+    if (conn->tls_starting)
+        return;
     if (want && !conn->reading) {
         if (bufferevent_enable(conn->bev, EV_READ) == 0)
             conn->reading = 1;
@@ -236,6 +256,8 @@ static void conn_free_now(smtorp_conn *conn) {
     smtorp_internal_socks_client_free(conn->socks);
     if (conn->socks_held != NULL)
         evbuffer_free(conn->socks_held);
+    if (conn->starttls_held != NULL)
+        evbuffer_free(conn->starttls_held);
     free(conn->socks_server_name);
     if (conn->ready_event != NULL)
         event_free(conn->ready_event);
@@ -310,7 +332,7 @@ static void conn_deliver_ready(smtorp_conn *conn) {
 
 static int conn_can_frame(const smtorp_conn *conn) {
     return !conn->closing && !conn->terminal && !conn->paused &&
-           !conn->backpressured;
+           !conn->backpressured && !conn->tls_starting;
 }
 
 /* Frames buffered input until it runs out or the owner pauses, closes or
@@ -423,6 +445,8 @@ static void conn_write_cb(struct bufferevent *bev, void *ctx) {
     if (conn->flushing) {
         if (conn_output_length(conn) == 0)
             conn->flushing = 0;
+    } else if (conn->tls_starting) {
+        conn_starttls_maybe_switch(conn);
     } else if (!conn->closing) {
         conn_check_backpressure(conn);
     }
@@ -466,6 +490,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx) {
 
     if (conn->socks != NULL)
         what = conn_socks_event(conn, what); /* 0 unless the tunnel opened */
+
+    if (conn->tls_starting && (what & BEV_EVENT_EOF)) {
+        /* The peer left before the switch: nothing buffered will be
+         * framed (it is pre-TLS input), so report the end at once. */
+        conn_deliver_terminal(conn, SMTORP_CONN_EOF);
+        what = 0;
+    }
 
     if (what & BEV_EVENT_CONNECTED) {
         conn->connected = 1;
@@ -521,6 +552,12 @@ static void conn_resume_event_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     smtorp_conn *conn = arg;
     conn->depth++;
+    if (conn->tls_starting) {
+        conn_starttls_maybe_switch(conn);
+        conn->depth--;
+        conn_maybe_free(conn);
+        return;
+    }
     if (conn->ready_pending) {
         event_del(conn->ready_event);
         conn_deliver_ready(conn);
@@ -1015,6 +1052,114 @@ SMTORP_API int smtorp_conn_socks_error(const smtorp_conn *conn) {
 }
 
 /* ------------------------------------------------------------------ */
+/* STARTTLS (RFC 3207)                                                */
+/* ------------------------------------------------------------------ */
+
+/* Once the owner's output (the "220 Ready to start TLS") has left for the
+ * kernel, moves the socket to a TLS server bufferevent. Called with
+ * conn->depth > 0, from the write callback or the resume event, never from
+ * inside the owner's call. */
+static void conn_starttls_maybe_switch(smtorp_conn *conn) {
+    if (!conn->tls_starting || conn->closing || conn->terminal)
+        return;
+    if (conn_output_length(conn) > 0)
+        return; /* the write callback comes back when it is empty */
+
+    /* RFC 3207 section 4: whatever the client sent after the STARTTLS
+     * command, before the handshake, is not part of the TLS session; if it
+     * were framed after the handshake, a man in the middle could inject
+     * commands into it (CVE-2011-0411). Nothing has been read since the
+     * call; what was read before and not framed goes. Bytes still in the
+     * kernel are read by the TLS bufferevent as handshake records: cleartext
+     * there only makes the handshake fail. */
+    struct evbuffer *input = bufferevent_get_input(conn->bev);
+    evbuffer_drain(input, evbuffer_get_length(input));
+    conn->discarding = 0;
+    conn->eof_pending = 0;
+
+    /* The reliable path (as for SOCKS, see conn_socks_open): the socket
+     * moves to an OpenSSL bufferevent of its own, made exactly as the
+     * implicit-TLS listener makes one, so that handshake timeouts,
+     * close_notify, the flush on close and error classification are the
+     * well-trodden accepted-TLS path. (libevent 2.1's OpenSSL filter over
+     * the socket bufferevent misses write callbacks.) */
+    struct evbuffer *held = conn->starttls_held;
+    conn->starttls_held = NULL;
+    conn->tls_starting = 0;
+    evutil_socket_t fd = bufferevent_getfd(conn->bev);
+    smtorp_result error = SMTORP_OK;
+    int fd_taken = 0;
+    struct bufferevent *tls_bev =
+        fd < 0 ? NULL
+               : conn_bufferevent_new(conn->loop, fd, conn->starttls_ctx, NULL,
+                                      1, &error, &fd_taken);
+    if (tls_bev == NULL) {
+        /* As in conn_socks_open: a half-failed libevent may have closed fd;
+         * then the old bufferevent must not close it again. */
+        if (fd_taken)
+            bufferevent_setfd(conn->bev, -1);
+        evbuffer_free(held);
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+        return;
+    }
+    struct bufferevent *old = conn->bev;
+    bufferevent_disable(old, EV_READ | EV_WRITE);
+    bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+    bufferevent_setfd(old, -1); /* freeing it must not close the socket */
+    bufferevent_free(old);
+
+    /* From here the conn is an accepted TLS conn whose handshake is under
+     * way: framing mode, maximum line, pause state and read timeout carry
+     * over; READY is delivered again by BEV_EVENT_CONNECTED. */
+    conn->bev = tls_bev;
+    conn->is_tls = 1;
+    conn->connected = 0;
+    conn->ready_sent = 0;
+    conn->ready_pending = 0;
+    conn->reading = 0;
+    conn->backpressured = 0;
+    conn_setup_bev(conn);
+    if (conn->read_timeout_ms > 0)
+        smtorp_conn_set_read_timeout(conn, conn->read_timeout_ms);
+    /* Written once the handshake is done. */
+    int held_ok = bufferevent_write_buffer(tls_bev, held) == 0;
+    evbuffer_free(held);
+    if (!held_ok)
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+}
+
+SMTORP_API smtorp_result smtorp_conn_start_tls(smtorp_conn *conn,
+                                               smtorp_tls_context *server_ctx) {
+    if (conn == NULL || server_ctx == NULL || !server_ctx->is_server)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    if (conn->closing || conn->terminal || conn->broken)
+        return SMTORP_ERR_CLOSED;
+    /* Only an accepted, ready, cleartext conn can be upgraded, once. */
+    if (conn->outgoing || conn->is_tls || conn->socks != NULL ||
+        conn->tls_starting || !conn->ready_sent)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    conn->starttls_held = evbuffer_new();
+    if (conn->starttls_held == NULL)
+        return SMTORP_ERR_NO_MEMORY;
+    conn->tls_starting = 1;
+    conn->starttls_ctx = server_ctx;
+    /* Read nothing more in cleartext (conn_update_reading leaves it off
+     * from now on); the framing loop stops after the current callback. */
+    bufferevent_disable(conn->bev, EV_READ);
+    conn->reading = 0;
+    event_del(conn->resume_event);
+    /* The write callback fires when the output is empty: that is the
+     * moment to switch. */
+    bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
+    if (conn_output_length(conn) == 0) {
+        /* Nothing to flush: switch from a zero-delay event, never inside
+         * the owner's call (it may be inside one of our callbacks). */
+        event_active(conn->resume_event, EV_TIMEOUT, 1);
+    }
+    return SMTORP_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Per-connection API                                                 */
 /* ------------------------------------------------------------------ */
 
@@ -1070,6 +1215,12 @@ SMTORP_API smtorp_result smtorp_conn_write(smtorp_conn *conn,
         /* SOCKS handshake running: these bytes are for the far end and go
          * through the tunnel once it is open, never in between. */
         if (evbuffer_add(conn->socks_held, data, length) != 0)
+            return SMTORP_ERR_NO_MEMORY;
+        return SMTORP_OK;
+    }
+    if (conn->starttls_held != NULL) {
+        /* STARTTLS pending: never in cleartext; sent under TLS. */
+        if (evbuffer_add(conn->starttls_held, data, length) != 0)
             return SMTORP_ERR_NO_MEMORY;
         return SMTORP_OK;
     }

@@ -42,6 +42,7 @@ commands:
   contacts   list the address book and pinned fingerprints
   sendmail   the sendmail(1) interface: queue a message from standard input
   queue      list the outbound queue (like mailq), flush it, remove a message
+  passwd     add a user (or change a password) for the submission listener
   help       show help for a command
 
 options:
@@ -76,6 +77,10 @@ options:
   --onion-port N         the onion service's virtual port (onion_port; default 25)
   --retry-min S / --retry-max S / --queue-lifetime S / --delay-warning S
   --max-destinations N   the outbound queue (see docs/configuration.md)
+  --passwords FILE       run the mail submission listener for the users in FILE
+                         (user:argon2id-hash lines)
+  --submission-listen HOST:PORT  its address (default 127.0.0.1:587)
+  --submission-require-tls       AUTH only after STARTTLS, even on loopback
   --help                 show this help
 """
 
@@ -279,8 +284,25 @@ func exitProcess(_ code: Int32) -> Never {
 }
 
 func serve(_ args: [String]) throws(CLIError) {
-    let options = try parseOptions(args, allowed: Array(flagToSetting.keys), help: serveHelp)
+    let options = try parseOptions(args, allowed: Array(flagToSetting.keys), help: serveHelp,
+                                   switches: ["--submission-require-tls"],
+                                   extras: ["--passwords", "--submission-listen"])
     guard options.positional.isEmpty else { throw .usage("serve takes no arguments") }
+    // The submission listener runs when there are users to authenticate.
+    var submissionPasswords: PasswordFile? = nil
+    var submissionListen = ListenAddress(host: "127.0.0.1", port: 587)
+    if let text = options.extras["--submission-listen"] {
+        guard let address = ListenAddress(parsing: text) else { throw .usage("--submission-listen takes HOST:PORT") }
+        guard options.extras["--passwords"] != nil else { throw .usage("--submission-listen needs --passwords FILE") }
+        submissionListen = address
+    }
+    if let path = options.extras["--passwords"] {
+        do throws(PasswordFileError) {
+            submissionPasswords = try PasswordFile.load(path: path)
+        } catch {
+            throw .config(error.message)
+        }
+    }
     let config = options.config
     guard !config.dataDirectory.isEmpty else {
         throw .usage("no data directory: use --data-dir or data_directory in --config")
@@ -310,6 +332,42 @@ func serve(_ args: [String]) throws(CLIError) {
             settings: SMTPServerSettings(listen: config.listen,
                                          session: ServerConfiguration(hostname: hostname, limits: limits)),
             policy: policy, store: store, logger: logger)
+        let queueStore = try QueueStore(directory: config.dataDirectory + "/queue")
+        var submission: SMTPServer? = nil
+        if let passwords = submissionPasswords {
+            // Submitted mail: the node's own mailboxes are delivered here at
+            // once, every other SMTorP recipient goes into the outbound queue
+            // (durably, before the 250). Remote first: if the local copy then
+            // fails, the 451 makes the client retry (a duplicate, never a loss).
+            let submissionStore: SMTPStoreFunction = { envelope, message in
+                let remote = envelope.recipients.filter { !policy.isLocalDomain($0.domain) }
+                var queued: String? = nil
+                if !remote.isEmpty {
+                    do throws(QueueError) {
+                        queued = try queueStore.enqueue(reversePath: envelope.reversePath, recipients: remote,
+                                                        message: message, now: smtorp_clock_unix_seconds()).text
+                    } catch {
+                        logger.error("submission: cannot queue: " + error.message)
+                        return .temporaryFailure("Queue write failed, try again later")
+                    }
+                }
+                var local = envelope
+                local.recipients = envelope.recipients.filter { policy.isLocalDomain($0.domain) }
+                if !local.recipients.isEmpty {
+                    let result = store.store(local, message: message)
+                    if case .stored = result, let queued { return .stored(queueID: queued) }
+                    return result
+                }
+                return .stored(queueID: queued ?? "")
+            }
+            submission = try SMTPServer(
+                loop: loop,
+                submission: SMTPServerSettings(listen: submissionListen,
+                                               session: ServerConfiguration(hostname: hostname, limits: limits)),
+                startTLS: tls, requireTLS: options.switches.contains("--submission-require-tls"),
+                policy: SubmissionPolicy(node: policy), passwords: passwords, logger: logger,
+                store: submissionStore)
+        }
         var publisher: OnionPublisher? = nil
         if config.torMode != .off {
             let p = OnionPublisher(loop: loop, configuration: config, identity: identity,
@@ -324,14 +382,14 @@ func serve(_ args: [String]) throws(CLIError) {
         } else {
             logger.info("tor is off: no onion service, reachable on the listener only")
         }
-        let queueStore = try QueueStore(directory: config.dataDirectory + "/queue")
         let configuredSocks = config.torSocks
         let runner = QueueRunner(loop: loop, store: queueStore, settings: config.queue, identity: identity,
                                  maildir: maildir, localMailboxes: config.mailboxes,
                                  dataDirectory: config.dataDirectory, logger: logger,
                                  socksAddress: { configuredSocks ?? (publisher?.isReachable == true ? publisher?.socksAddress : nil) })
         try runner.start()
-        let shutdown = ShutdownHandler(loop: loop, server: server, publisher: publisher, logger: logger)
+        let shutdown = ShutdownHandler(loop: loop, server: server, publisher: publisher, logger: logger,
+                                       submission: submission)
         try CoreError.check(smtorp_loop_on_shutdown_signal(loop.raw, { signal, arg in
             guard let arg else { return }
             Unmanaged<ShutdownHandler>.fromOpaque(arg).takeUnretainedValue().shutdown(signal: signal)
@@ -342,6 +400,12 @@ func serve(_ args: [String]) throws(CLIError) {
         var bound = config.listen
         bound.port = server.port
         logger.info("listening on " + bound.text + " (implicit TLS)")
+        if let submission {
+            var submissionBound = submissionListen
+            submissionBound.port = submission.port
+            logger.info("submission listening on " + submissionBound.text + " ("
+                        + String(submissionPasswords?.users.count ?? 0) + " users)")
+        }
         guard loop.run() else { throw CoreError(SMTORP_ERR_EVENT, context: "event loop") }
         withExtendedLifetime(shutdown) {}
         withExtendedLifetime(runner) {}
@@ -358,17 +422,21 @@ final class ShutdownHandler {
     let server: SMTPServer
     let publisher: OnionPublisher?
     let logger: Logger
+    let submission: SMTPServer?
 
-    init(loop: EventLoop, server: SMTPServer, publisher: OnionPublisher?, logger: Logger) {
+    init(loop: EventLoop, server: SMTPServer, publisher: OnionPublisher?, logger: Logger,
+         submission: SMTPServer? = nil) {
         self.loop = loop
         self.server = server
         self.publisher = publisher
         self.logger = logger
+        self.submission = submission
     }
 
     func shutdown(signal: Int32) {
         logger.info("signal " + String(signal) + ": shutting down")
         server.shutdown()
+        submission?.shutdown()
         publisher?.shutdown()
         loop.stop()
     }
@@ -742,6 +810,49 @@ func queue(_ args: [String]) throws(CLIError) {
     }
 }
 
+let passwdHelp = """
+usage: smtorp passwd FILE USER < password
+
+Adds USER to the submission password file FILE, or changes their password:
+the first line of standard input is the password (never an argument, which
+other users could see in the process list). Stored as an Argon2id hash
+(libsodium crypto_pwhash_str); the file is written durably, mode 0600.
+"""
+
+func passwd(_ args: [String]) throws(CLIError) {
+    if args.contains("--help") || args.contains("-h") { say(passwdHelp); return }
+    guard args.count == 2 else { throw .usage("passwd takes FILE USER (the password comes on standard input)") }
+    let (path, user) = (args[0], args[1])
+    let input: [UInt8]
+    do throws(CoreError) { input = try DurableFile.readStandardInput(maxLength: 4096) } catch {
+        throw .runtime("cannot read the password: " + error.message)
+    }
+    let firstLine = input.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+    var password = Array(firstLine)
+    if password.last == 13 { password.removeLast() }
+    guard !password.isEmpty else { throw .usage("empty password") }
+    let entry: String
+    do throws(PasswordFileError) {
+        entry = try PasswordFile.entry(user: user, password: String(decoding: password, as: UTF8.self))
+    } catch {
+        throw .usage("cannot add " + user + ": " + error.message)
+    }
+    var lines: [String] = []
+    if let old = try? DurableFile.read(path: path, maxLength: 1 << 22) {
+        for line in old.split(separator: UInt8(ascii: "\n")) {
+            let text = String(decoding: line, as: UTF8.self)
+            if !text.hasPrefix(user + ":") { lines.append(text) }
+        }
+    }
+    lines.append(entry)
+    do throws(CoreError) {
+        try DurableFile.replace(path: path, parts: [Array((lines.joined(separator: "\n") + "\n").utf8)])
+    } catch {
+        throw .runtime("cannot write " + path + ": " + error.message)
+    }
+    say("password set for " + user + " in " + path)
+}
+
 let contactsHelp = """
 usage: smtorp contacts [options]
 
@@ -786,6 +897,7 @@ func run() -> Int32 {
             case "contacts": say(contactsHelp)
             case "sendmail": say(sendmailHelp)
             case "queue": say(queueHelp)
+            case "passwd": say(passwdHelp)
             case nil: say(mainHelp)
             case let other?: throw .usage("no command " + other)
             }
@@ -795,6 +907,7 @@ func run() -> Int32 {
         case "contacts": try contacts(rest)
         case "sendmail": return try sendmail(rest)
         case "queue": try queue(rest)
+        case "passwd": try passwd(rest)
         case "serve": try serve(rest)
         case "address": try address(rest)
         default: throw .usage("unknown command " + command + " (try smtorp --help)")

@@ -28,6 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+
 #include "smtorp_core.h"
 
 /* ------------------------------------------------------------------ */
@@ -937,6 +940,210 @@ static void test_tls_error(void) {
           "TLS: handshake failure gives TLS_ERROR", "reached=%d client=%s",
           reached, client.log);
     end_test(l);
+}
+
+/* STARTTLS (RFC 3207): a real client in a child process speaks cleartext,
+ * sends STARTTLS with a pipelined (injected) line behind it, and does the
+ * handshake with OpenSSL on the same socket, as a MUA does. The child is
+ * this program again (`--starttls-client PORT MODE`), exec'd so that it
+ * shares nothing with the loop under test. */
+
+static const char *self_path; /* argv[0] */
+
+static int fd_write_all(int fd, const char *s) {
+    size_t n = strlen(s), done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, s + done, n - done);
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads one line, LF included, a byte at a time (so that no byte of the
+ * TLS stream behind it is consumed). */
+static int fd_read_line(int fd, char *out, size_t size) {
+    size_t used = 0;
+    while (used + 1 < size) {
+        char c;
+        if (read(fd, &c, 1) != 1)
+            return -1;
+        out[used++] = c;
+        if (c == '\n')
+            break;
+    }
+    out[used] = '\0';
+    return 0;
+}
+
+static int ssl_read_line(SSL *ssl, char *out, size_t size) {
+    size_t used = 0;
+    while (used + 1 < size) {
+        char c;
+        if (SSL_read(ssl, &c, 1) != 1)
+            return -1;
+        out[used++] = c;
+        if (c == '\n')
+            break;
+    }
+    out[used] = '\0';
+    return 0;
+}
+
+/* The child: 0 when every step went as expected, else the failing step.
+ * `garbage`: answer the 220 with cleartext instead of a ClientHello. */
+static int starttls_client(uint16_t port, int garbage) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return 10;
+    struct timeval tv = {10, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char line[128];
+    /* One write: the injected line arrives with the command. */
+    if (fd_write_all(fd, "STARTTLS\r\nINJECTED\r\n") != 0)
+        return 11;
+    if (fd_read_line(fd, line, sizeof line) != 0 ||
+        strcmp(line, "220 Ready to start TLS\r\n") != 0)
+        return 12;
+    if (garbage) {
+        if (fd_write_all(fd, "EHLO still.cleartext\r\n") != 0)
+            return 13;
+        while (read(fd, line, sizeof line) > 0) {
+        }
+        close(fd);
+        return 0;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
+        return 14;
+    /* Written by the server between its call and READY: under TLS. */
+    if (ssl_read_line(ssl, line, sizeof line) != 0 ||
+        strcmp(line, "250 held\r\n") != 0)
+        return 15;
+    if (SSL_write(ssl, "HELLO-TLS\r\n", 11) != 11)
+        return 16;
+    if (ssl_read_line(ssl, line, sizeof line) != 0 ||
+        strcmp(line, "250 over TLS\r\n") != 0)
+        return 17;
+    (void)SSL_shutdown(ssl);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return 0;
+}
+
+static smtorp_result st_wrong_ctx, st_first, st_second, st_null, st_after;
+static smtorp_result st_info_before, st_info_after;
+
+static void st_server_line(struct peer *p, const uint8_t *line, size_t n) {
+    char v[32], c[64];
+    if (n == 9 && memcmp(line, "STARTTLS\r", 9) == 0) {
+        st_info_before = smtorp_conn_tls_info(p->conn, v, sizeof v, c, sizeof c);
+        write_str(p, "220 Ready to start TLS\r\n");
+        st_null = smtorp_conn_start_tls(NULL, server_tls);
+        st_wrong_ctx = smtorp_conn_start_tls(p->conn, client_tls);
+        st_first = smtorp_conn_start_tls(p->conn, server_tls);
+        st_second = smtorp_conn_start_tls(p->conn, server_tls);
+        write_str(p, "250 held\r\n"); /* must not leave in cleartext */
+    } else if (n == 10 && memcmp(line, "HELLO-TLS\r", 10) == 0) {
+        st_info_after = smtorp_conn_tls_info(p->conn, v, sizeof v, c, sizeof c);
+        st_after = smtorp_conn_start_tls(p->conn, server_tls);
+        write_str(p, "250 over TLS\r\n");
+    }
+}
+static int st_goal(void) {
+    return server.eof + server.error + server.tls_error + server.timeout > 0;
+}
+
+/* Runs the child client against a cleartext listener; returns its exit
+ * status (-1 if it did not exit normally). */
+static int run_starttls(int garbage, int *reached) {
+    begin_test();
+    smtorp_listener *l = listen_on("127.0.0.1", NULL);
+    *reached = 0;
+    if (l == NULL || server_tls == NULL || client_tls == NULL)
+        return -1;
+    server.on_line = st_server_line;
+    uint16_t port = smtorp_listener_port(l);
+    char port_text[8];
+    snprintf(port_text, sizeof port_text, "%u", (unsigned)port);
+    char *const args[] = {(char *)self_path, "--starttls-client", port_text,
+                          garbage ? "1" : "0", NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(self_path, args);
+        _exit(99);
+    }
+    *reached = pid > 0 && run_until(st_goal, 15000);
+    int status = 0;
+    if (pid > 0)
+        (void)waitpid(pid, &status, 0);
+    end_test(l);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_starttls(void) {
+    int reached;
+    st_wrong_ctx = st_first = st_second = st_null = st_after = SMTORP_OK;
+    int child = run_starttls(0, &reached);
+    check(reached && child == 0 &&
+              strcmp(server.log, "READY;L<STARTTLS\\r>;READY;L<HELLO-TLS\\r>;EOF;") == 0,
+          "STARTTLS: cleartext, then TLS on the same socket; READY again; "
+          "the injected line is discarded; held output goes under TLS",
+          "reached=%d child=%d server=%s", reached, child, server.log);
+    check(st_first == SMTORP_OK && st_null == SMTORP_ERR_INVALID_ARGUMENT &&
+              st_wrong_ctx == SMTORP_ERR_INVALID_ARGUMENT &&
+              st_second == SMTORP_ERR_INVALID_ARGUMENT &&
+              st_after == SMTORP_ERR_INVALID_ARGUMENT,
+          "STARTTLS: arguments (NULL, client context, twice, already TLS)",
+          "first=%d null=%d wrong=%d second=%d after=%d", st_first, st_null,
+          st_wrong_ctx, st_second, st_after);
+    check(st_info_before == SMTORP_ERR_TLS_NOT_ESTABLISHED &&
+              st_info_after == SMTORP_OK,
+          "STARTTLS: TLS facts only after the handshake", "before=%d after=%d",
+          st_info_before, st_info_after);
+
+    child = run_starttls(1, &reached);
+    check(reached && child == 0 &&
+              strcmp(server.log, "READY;L<STARTTLS\\r>;TLS_ERROR;") == 0,
+          "STARTTLS: cleartext after the 220 fails the handshake, never framed",
+          "reached=%d child=%d server=%s", reached, child, server.log);
+}
+
+/* Password hashing for the submission listener's password file. */
+static void test_password(void) {
+    char hash[128], small[16];
+    const uint8_t pw[] = "correct horse";
+    smtorp_result r = smtorp_password_hash(pw, sizeof pw - 1, hash, sizeof hash);
+    check(r == SMTORP_OK && smtorp_password_hash_size() == 128 &&
+              strncmp(hash, "$argon2id$", 10) == 0,
+          "password: Argon2id string", "r=%d hash=%.20s", r, hash);
+    check(smtorp_password_verify(hash, pw, sizeof pw - 1) == 1 &&
+              smtorp_password_verify(hash, pw, sizeof pw - 2) == 0 &&
+              smtorp_password_verify(hash, (const uint8_t *)"", 0) == 0,
+          "password: verify accepts the password only", "");
+    char bad[128];
+    memcpy(bad, hash, sizeof bad);
+    bad[strlen(bad) - 1] ^= 1; /* one character of the digest */
+    check(smtorp_password_verify(bad, pw, sizeof pw - 1) == 0 &&
+              smtorp_password_verify("$argon2id$garbage", pw, sizeof pw - 1) == 0 &&
+              smtorp_password_verify("", pw, sizeof pw - 1) == 0 &&
+              smtorp_password_verify(NULL, pw, sizeof pw - 1) == 0,
+          "password: corrupted or malformed hashes never match", "");
+    memset(small, 'x', sizeof small);
+    r = smtorp_password_hash(pw, sizeof pw - 1, small, sizeof small);
+    smtorp_result empty = smtorp_password_hash(pw, 0, hash, sizeof hash);
+    check(r == SMTORP_ERR_BUFFER_TOO_SMALL && small[0] == '\0' &&
+              empty == SMTORP_ERR_INVALID_ARGUMENT && hash[0] == '\0',
+          "password: small buffer and empty password refused, output zeroed",
+          "r=%d empty=%d", r, empty);
 }
 
 static int refused_goal(void) {
@@ -2331,7 +2538,10 @@ static void test_process_after_signals(void) {
 
 /* ------------------------------------------------------------------ */
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--starttls-client") == 0)
+        return starttls_client((uint16_t)atoi(argv[2]), atoi(argv[3]));
+    self_path = argv[0];
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (smtorp_loop_new(NULL) != SMTORP_ERR_INVALID_ARGUMENT ||
         smtorp_loop_new(&L) != SMTORP_OK) {
@@ -2360,6 +2570,8 @@ int main(void) {
     test_tls_session();
     test_tls_close_flush();
     test_tls_error();
+    test_starttls();
+    test_password();
     test_connect_refused();
     test_backpressure();
     test_stalled_output_timeout();

@@ -32,7 +32,11 @@ def wait_until(predicate, deadline=DEADLINE, what="condition"):
 def pair(tor_network, tor_client, tmp_path_factory):
     qa, qb = tor_client("qalice", "qbob")
     base = tmp_path_factory.mktemp("queue")
-    alice = Node(base / "alice", mailboxes=["alice"], extra=external(qa) + ["--retry-min", "2", "--retry-max", "4"]).start()
+    passwords = base / "passwords"
+    subprocess.run([BIN, "passwd", str(passwords), "alice"], input=b"correct horse\n", check=True, capture_output=True)
+    alice = Node(base / "alice", mailboxes=["alice"],
+                 extra=external(qa) + ["--retry-min", "2", "--retry-max", "4", "--passwords", str(passwords),
+                                       "--submission-listen", "127.0.0.1:0"]).start()
     bob = Node(base / "bob", mailboxes=["bob"], extra=external(qb)).start()
     alice.wait_for_log(r"reachable as", deadline=120)
     bob.wait_for_log(r"reachable as", deadline=120)
@@ -76,6 +80,29 @@ def test_sendmail_queues_durably_and_serve_delivers(pair):
     wait_until(lambda: queue_empty(alice), what="the queue to empty")
     stored = open(bob.maildir_files("bob")[0], "rb").read()
     assert b"\r\n..leading dot" not in stored and b"\r\n.leading dot\r\n" in stored  # CRLF, unstuffed
+
+
+def test_submission_with_auth_goes_through_the_queue_over_tor(pair):
+    import smtplib
+    alice, bob = pair
+    line = alice.wait_for_log(r"submission listening on 127\.0\.0\.1:(\d+)")
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+    msg = ("From: Alice <%s>\r\nTo: %s\r\nSubject: submitted\r\nX-Seq: 77\r\n"
+           "User-Agent: Tests/1.0\r\nDate: Sun, 29 Nov 2026 15:00:00 +0100\r\n"
+           "Message-ID: <123@laptop.local>\r\n\r\nvia submission\r\n"
+           % (alice.address("alice", full=True), bob.address("bob", full=True)))
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.ehlo("laptop.local")
+        s.login("alice", "correct horse")
+        assert s.sendmail(alice.address("alice", full=True), [bob.address("bob", full=True)], msg) == {}
+        code, text = s.docmd("MAIL FROM:<%s>" % alice.address("alice", full=True))
+        s.docmd("RCPT TO:<%s>" % bob.address("bob", full=True))
+        code, text = s.docmd("RCPT TO:<someone@example.com>")
+        assert code == 550 and b"Mixing SMTorP and legacy recipients" in text, text
+    wait_until(lambda: 77 in seqs(bob, "bob"), what="the submitted message at bob")
+    stored = [open(f, "rb").read() for f in bob.maildir_files("bob") if b"X-Seq: 77" in open(f, "rb").read()][0]
+    assert b"User-Agent" not in stored and b"laptop.local" not in stored
+    assert b"Date: Sun, 29 Nov 2026 14:00:00 +0000" in stored
 
 
 def test_legacy_or_mixed_recipients_are_refused(pair):

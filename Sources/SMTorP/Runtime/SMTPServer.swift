@@ -2,10 +2,18 @@
 // the pure ServerSession state machine. It frames nothing itself and decides
 // nothing: it feeds the session what the core delivers (ready, lines, chunks,
 // timeouts) and carries out the effects the session returns (write, change
-// framing, set the timeout, store, close).
+// framing, set the timeout, store, close; on the submission listener also
+// start TLS and check a password).
+//
+// Two listeners use it: the onion listener (implicit TLS, NodePolicy, local
+// Maildirs) and the mail submission listener (RFC 6409: cleartext with
+// STARTTLS, AUTH PLAIN against the password file, SubmissionPolicy, the
+// header cleaned by SubmissionCleaner before the message is stored). Where a
+// message goes is the store function's business.
 //
 // Untrusted input: every byte from accepted connections, passed through
-// unexamined to the session.
+// unexamined to the session; user names and passwords from AUTH, checked
+// against the password file and never logged (user names only sanitized).
 import SMTorPCore
 
 /// Settings of one SMTP listener.
@@ -15,8 +23,12 @@ public struct SMTPServerSettings: Sendable {
     /// Concurrent connections; beyond it new connections are closed at once
     /// (a small board must not run out of memory under a connection flood).
     public var maxConnections: Int
-    /// Time allowed for the TLS handshake and the first byte.
+    /// Time allowed for the TLS handshake and the first byte (also for the
+    /// handshake after STARTTLS).
     public var handshakeTimeoutMilliseconds: UInt64
+    /// Submission listener: keep User-Agent: and X-Mailer: in submitted
+    /// messages (SubmissionCleaner removes them by default).
+    public var keepsMailerFields = false
 
     public init(listen: ListenAddress, session: ServerConfiguration,
                 maxConnections: Int = 100, handshakeTimeoutMilliseconds: UInt64 = 60_000) {
@@ -27,12 +39,44 @@ public struct SMTPServerSettings: Sendable {
     }
 }
 
-/// An implicit-TLS SMTP listener delivering into the node's Maildirs.
+/// Stores an accepted message durably (or says why not); the session's 250
+/// waits for its answer.
+public typealias SMTPStoreFunction = (Envelope, [UInt8]) -> StoreResult
+
+/// The recipient policy of a listener: the onion listener's or the
+/// submission listener's (one concrete type, so that the session is
+/// specialised, not an existential).
+enum ListenerPolicy: RecipientPolicy {
+    case relay(NodePolicy)
+    case submission(SubmissionPolicy)
+
+    func decide(_ recipient: Mailbox) -> RecipientDecision {
+        decide(recipient, accepted: [])
+    }
+
+    func decide(_ recipient: Mailbox, accepted: [Mailbox]) -> RecipientDecision {
+        switch self {
+        case .relay(let policy):
+            return policy.decide(recipient, accepted: accepted)
+        case .submission(let policy):
+            return policy.decide(recipient, accepted: accepted)
+        }
+    }
+}
+
+/// An SMTP listener: the onion listener (implicit TLS, delivering into the
+/// node's Maildirs) or the mail submission listener.
 public final class SMTPServer {
     let loop: EventLoop
     let settings: SMTPServerSettings
-    let policy: NodePolicy
-    let store: LocalDelivery
+    let policy: ListenerPolicy
+    let store: SMTPStoreFunction
+    /// The server context STARTTLS switches to (submission listener).
+    let startTLSContext: TLSContext?
+    /// The users who may submit (submission listener).
+    let passwords: PasswordFile?
+    /// Cleans submitted messages before they are stored (submission).
+    let cleaner: SubmissionCleaner?
     let logger: Logger
     var listener: OpaquePointer? = nil
     var connections: [Int: ServerConnection] = [:]
@@ -41,15 +85,55 @@ public final class SMTPServer {
     /// The port actually bound (useful with port 0).
     public private(set) var port: UInt16 = 0
 
-    public init(loop: EventLoop, tls: TLSContext, settings: SMTPServerSettings,
-                policy: NodePolicy, store: LocalDelivery, logger: Logger) throws(CoreError) {
+    /// The onion listener: implicit TLS with `tls`, local recipients only
+    /// (`policy`), messages stored into the Maildirs by `store`.
+    public convenience init(loop: EventLoop, tls: TLSContext, settings: SMTPServerSettings,
+                            policy: NodePolicy, store: LocalDelivery, logger: Logger) throws(CoreError) {
+        try self.init(loop: loop, tls: tls, settings: settings, policy: policy, logger: logger,
+                      store: { envelope, message in store.store(envelope, message: message) })
+    }
+
+    /// The onion listener with any store function.
+    public convenience init(loop: EventLoop, tls: TLSContext, settings: SMTPServerSettings,
+                            policy: NodePolicy, logger: Logger,
+                            store: @escaping SMTPStoreFunction) throws(CoreError) {
+        try self.init(loop: loop, implicitTLS: tls, startTLS: nil, settings: settings,
+                      policy: .relay(policy), passwords: nil, cleaner: nil, logger: logger, store: store)
+    }
+
+    /// The mail submission listener (RFC 6409): cleartext, with STARTTLS to
+    /// `startTLS` when given; AUTH PLAIN checked against `passwords` and
+    /// required before MAIL; AUTH in cleartext only when the listener is on
+    /// loopback and `requireTLS` is false. Messages are cleaned
+    /// (SubmissionCleaner for the node `settings.session.hostname`) and then
+    /// handed to `store`. The session profile of `settings` is set here.
+    public convenience init(loop: EventLoop, submission settings: SMTPServerSettings, startTLS: TLSContext?,
+                            requireTLS: Bool, policy: SubmissionPolicy, passwords: PasswordFile,
+                            logger: Logger, store: @escaping SMTPStoreFunction) throws(CoreError) {
+        var settings = settings
+        settings.session.profile = .submission(listeningOn: settings.listen.host,
+                                               tlsAvailable: startTLS != nil, requireTLS: requireTLS)
+        settings.session.tlsActive = false
+        let cleaner = SubmissionCleaner(hostname: settings.session.hostname,
+                                        keepsMailerFields: settings.keepsMailerFields)
+        try self.init(loop: loop, implicitTLS: nil, startTLS: startTLS, settings: settings,
+                      policy: .submission(policy), passwords: passwords, cleaner: cleaner, logger: logger,
+                      store: store)
+    }
+
+    init(loop: EventLoop, implicitTLS tls: TLSContext?, startTLS: TLSContext?, settings: SMTPServerSettings,
+         policy: ListenerPolicy, passwords: PasswordFile?, cleaner: SubmissionCleaner?, logger: Logger,
+         store: @escaping SMTPStoreFunction) throws(CoreError) {
         self.loop = loop
         self.settings = settings
         self.policy = policy
         self.store = store
+        self.startTLSContext = startTLS
+        self.passwords = passwords
+        self.cleaner = cleaner
         self.logger = logger
         var raw: OpaquePointer? = nil
-        let result = smtorp_listener_new(loop.raw, settings.listen.host, settings.listen.port, tls.raw,
+        let result = smtorp_listener_new(loop.raw, settings.listen.host, settings.listen.port, tls?.raw,
                                          { conn, arg in
                                              guard let conn, let arg else { return }
                                              Unmanaged<SMTPServer>.fromOpaque(arg).takeUnretainedValue()
@@ -104,10 +188,10 @@ final class ServerConnection {
     // Strong: the server outlives its connections; the cycle ends when the
     // server forgets this connection (finish) or clears its table (shutdown).
     let server: SMTPServer
-    var session: ServerSession<NodePolicy>
+    var session: ServerSession<ListenerPolicy>
     var ready = false
 
-    init(id: Int, raw: OpaquePointer, server: SMTPServer, session: ServerSession<NodePolicy>) {
+    init(id: Int, raw: OpaquePointer, server: SMTPServer, session: ServerSession<ListenerPolicy>) {
         self.id = id
         self.raw = raw
         self.server = server
@@ -180,32 +264,80 @@ final class ServerConnection {
 
     func feed(_ input: ServerInput) {
         guard raw != nil else { return }
-        apply(session.receive(input))
+        apply(session.receiveSubmission(input))
     }
 
-    func apply(_ effects: [ServerEffect]) {
+    func apply(_ effects: [SubmissionEffect]) {
         for effect in effects {
             guard let raw else { return }
             switch effect {
-            case .send(let reply):
-                let bytes = reply.wireBytes()
-                if smtorp_conn_write(raw, bytes, bytes.count) != SMTORP_OK {
+            case .server(let serverEffect):
+                apply(serverEffect, raw: raw)
+            case .startTLS:
+                // The 220 was written just before: the core flushes it,
+                // drops input pipelined behind STARTTLS, and switches.
+                ready = false
+                guard let tls = server.startTLSContext else {
                     finish()
                     return
                 }
-            case .expectLines(let maxLength):
-                smtorp_conn_expect_lines(raw, maxLength)
-            case .expectBytes(let count):
-                smtorp_conn_expect_bytes(raw, count)
-            case .setReadTimeout(let milliseconds):
-                smtorp_conn_set_read_timeout(raw, milliseconds)
-            case .store(let envelope, let message):
-                let result = server.store.store(envelope, message: message)
-                apply(session.receive(.stored(result)))
-            case .close:
-                finish()
+                smtorp_conn_set_read_timeout(raw, server.settings.handshakeTimeoutMilliseconds)
+                let result = smtorp_conn_start_tls(raw, tls.raw)
+                if result != SMTORP_OK {
+                    server.logger.warning("connection " + String(id) + ": STARTTLS failed: "
+                                          + CoreError(result).message)
+                    finish()
+                    return
+                }
+            case .checkPassword(let user, let password):
+                let isCorrect = server.passwords?.verify(user: user, password: password) ?? false
+                // The user name comes from the network: sanitized; the
+                // password is never logged.
+                server.logger.info("connection " + String(id) + ": AUTH PLAIN as " + printable(user)
+                                   + (isCorrect ? " accepted" : " refused"))
+                apply(session.receiveSubmission(.passwordChecked(isCorrect)))
             }
         }
+    }
+
+    func apply(_ effect: ServerEffect, raw: OpaquePointer) {
+        switch effect {
+        case .send(let reply):
+            let bytes = reply.wireBytes()
+            if smtorp_conn_write(raw, bytes, bytes.count) != SMTORP_OK {
+                finish()
+            }
+        case .expectLines(let maxLength):
+            smtorp_conn_expect_lines(raw, maxLength)
+        case .expectBytes(let count):
+            smtorp_conn_expect_bytes(raw, count)
+        case .setReadTimeout(let milliseconds):
+            smtorp_conn_set_read_timeout(raw, milliseconds)
+        case .store(let envelope, let message):
+            apply(session.receiveSubmission(.stored(store(envelope, message))))
+        case .close:
+            finish()
+        }
+    }
+
+    /// Stores a message through the server's store function, cleaning it
+    /// first on the submission listener.
+    func store(_ envelope: Envelope, _ message: [UInt8]) -> StoreResult {
+        guard let cleaner = server.cleaner else {
+            return server.store(envelope, message)
+        }
+        var random = [UInt8](repeating: 0, count: 16)
+        guard smtorp_random_bytes(&random, random.count) == SMTORP_OK else {
+            server.logger.error("no random bytes for a Message-ID")
+            return .temporaryFailure("Cannot process the message now, try again later")
+        }
+        let cleaned = cleaner.clean(message, unixSeconds: smtorp_clock_unix_seconds(), randomBytes: random)
+        return server.store(envelope, cleaned)
+    }
+
+    /// `text` with control characters replaced, for a log line.
+    func printable(_ text: String) -> String {
+        String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
     }
 
     /// Closes after flushing, and forgets this connection.

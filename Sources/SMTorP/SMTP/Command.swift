@@ -4,7 +4,8 @@
 // already removed). Every octet is checked: control characters and non-ASCII
 // outside an address are refused, arguments follow the grammar of their verb.
 // RFCs: RFC 5321 §4.1.1 (commands), §4.1.2 (argument syntax, esmtp-param),
-// RFC 3030 §2 (BDAT), RFC 1870 / RFC 6152 / RFC 6531 (MAIL parameters).
+// RFC 3030 §2 (BDAT), RFC 1870 / RFC 6152 / RFC 6531 (MAIL parameters),
+// RFC 3207 §4 (STARTTLS) and RFC 4954 §4 (AUTH) for the submission listener.
 
 /// Why a command line could not be parsed.
 public enum CommandError: Error, Equatable, Sendable {
@@ -71,6 +72,12 @@ public enum Command: Equatable, Sendable {
     /// A verb that is recognised but not implemented (EXPN, STARTTLS, AUTH,
     /// TURN, ETRN); its arguments are not examined.
     case notImplemented(Verb)
+    /// `STARTTLS` (RFC 3207 §4), parsed only for the submission listener.
+    case startTLS
+    /// `AUTH mechanism [initial-response]` (RFC 4954 §4), parsed only for
+    /// the submission listener. The mechanism is in capitals; the initial
+    /// response is the base64 text as sent (`=` for an empty one).
+    case authenticate(mechanism: String, initialResponse: String?)
 
     /// Parses a command line (without its CRLF).
     public static func parse(_ line: [UInt8], limits: Limits) throws(CommandError) -> Command {
@@ -95,12 +102,14 @@ public enum Command: Equatable, Sendable {
         return (entry.verb, trimmingSpaces(line[verbEnd...]))
     }
 
-    /// Parses the arguments of `verb`.
+    /// Parses the arguments of `verb`. STARTTLS and AUTH are parsed only with
+    /// `submission` (the submission listener); otherwise they are
+    /// `.notImplemented`.
     public static func parse(
-        verb: Verb, arguments: ArraySlice<UInt8>, limits: Limits
+        verb: Verb, arguments: ArraySlice<UInt8>, limits: Limits, submission: Bool = false
     ) throws(CommandError) -> Command {
         let entry = VerbTable.entry(for: verb)
-        guard entry.flags.contains(.implemented) else {
+        guard VerbTable.isImplemented(entry, submission: submission) else {
             return .notImplemented(verb)
         }
         guard entry.flags.contains(.acceptsUTF8Path) || arguments.allSatisfy({ $0 < 0x80 }) else {
@@ -146,9 +155,36 @@ public enum Command: Equatable, Sendable {
             return .verify(String(decoding: arguments, as: UTF8.self))
         case .help:
             return .help(topic: arguments.isEmpty ? nil : String(decoding: arguments, as: UTF8.self))
-        case .expand, .startTLS, .authenticate, .turn, .extendedTurn:
+        case .startTLS:
+            guard arguments.isEmpty else {
+                throw .unexpectedArgument
+            }
+            return .startTLS
+        case .authenticate:
+            return try parseAuthenticateArguments(arguments)
+        case .expand, .turn, .extendedTurn:
             return .notImplemented(verb)
         }
+    }
+
+    /// `sasl-mech [SP initial-response]` (RFC 4954 §4): sasl-mech =
+    /// 1*20(ALPHA / DIGIT / "-" / "_") (RFC 4422 §3.1, case-insensitive);
+    /// initial-response = base64 / "=", examined by the session.
+    private static func parseAuthenticateArguments(
+        _ arguments: ArraySlice<UInt8>
+    ) throws(CommandError) -> Command {
+        let tokens = arguments.split(separator: 0x20)
+        guard let mechanism = tokens.first else {
+            throw .missingArgument
+        }
+        guard tokens.count <= 2, mechanism.count <= 20,
+              mechanism.allSatisfy({ $0.isLetterOrDigit || $0 == 0x2D || $0 == 0x5F }) else {
+            throw .syntax
+        }
+        let upper = mechanism.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+        return .authenticate(
+            mechanism: String(decoding: upper, as: UTF8.self),
+            initialResponse: tokens.count == 2 ? String(decoding: tokens[1], as: UTF8.self) : nil)
     }
 
     /// `FROM:<path> [SP params]` or `TO:<path> [SP params]`; a space before

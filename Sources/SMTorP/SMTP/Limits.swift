@@ -4,7 +4,8 @@
 // Untrusted input: none directly; these numbers bound what the session accepts
 // from the (untrusted) peer.
 // RFCs: RFC 5321 §4.5.3 (size and time limits), RFC 1870 (SIZE),
-// RFC 2920 (PIPELINING).
+// RFC 2920 (PIPELINING), RFC 4954 §4 and RFC 4616 §2 (AUTH PLAIN, on the
+// submission listener).
 
 /// The limits an ESMTP server session enforces.
 ///
@@ -76,6 +77,21 @@ public struct Limits: Equatable, Sendable {
     /// many the session answers 421 4.7.0 after that reply and closes.
     public var maxHeldCommands: Int
 
+    /// Longest AUTH command line or authentication response line (submission
+    /// listener only), in octets, including the CRLF.
+    ///
+    /// RFC 4954 §4 extends the command line limit to 12288 octets for AUTH
+    /// and its responses. A longer response is answered with 500 5.5.6, a
+    /// longer AUTH command line with 500 5.5.2.
+    public var authenticationLineLength: Int
+
+    /// Longest authorization identity, user name or password in an AUTH
+    /// PLAIN message, in octets.
+    ///
+    /// RFC 4616 §2: servers MUST accept at least 255 octets for each. A
+    /// longer one makes the message invalid (501 5.5.2).
+    public var authenticationFieldLength: Int
+
     /// Creates limits with the default value of every field.
     public init() {
         self.init(commandLineLength: 512)
@@ -93,7 +109,9 @@ public struct Limits: Equatable, Sendable {
         commandTimeoutMilliseconds: UInt64 = 300_000,
         dataTimeoutMilliseconds: UInt64 = 300_000,
         maxProtocolErrors: Int = 10,
-        maxHeldCommands: Int = 100
+        maxHeldCommands: Int = 100,
+        authenticationLineLength: Int = 12_288,
+        authenticationFieldLength: Int = 255
     ) {
         self.commandLineLength = commandLineLength
         self.textLineLength = textLineLength
@@ -106,5 +124,7 @@ public struct Limits: Equatable, Sendable {
         self.dataTimeoutMilliseconds = dataTimeoutMilliseconds
         self.maxProtocolErrors = maxProtocolErrors
         self.maxHeldCommands = maxHeldCommands
+        self.authenticationLineLength = authenticationLineLength
+        self.authenticationFieldLength = authenticationFieldLength
     }
 }

@@ -6,7 +6,8 @@
 // wire so that no text can inject a line of its own.
 // RFCs: RFC 5321 §4.2 (reply syntax, multi-line replies), RFC 2034 and
 // RFC 3463 (enhanced status codes), RFC 1870 (SIZE), RFC 3030 (CHUNKING),
-// RFC 2920 (PIPELINING), RFC 6531 (SMTPUTF8), RFC 6152 (8BITMIME).
+// RFC 2920 (PIPELINING), RFC 6531 (SMTPUTF8), RFC 6152 (8BITMIME); on the
+// submission listener RFC 3207 (STARTTLS), RFC 4954 (AUTH) and RFC 6409.
 
 /// An enhanced mail system status code, `class.subject.detail` (RFC 3463).
 public struct EnhancedStatusCode: Equatable, Sendable {
@@ -65,7 +66,8 @@ public struct Reply: Equatable, Sendable {
     /// textstring ] CRLF`).
     ///
     /// Control characters (CR, LF, NUL and others) inside the text are sent
-    /// as spaces.
+    /// as spaces. A 334 reply always has the space after its code, even
+    /// without text: RFC 4954 §4 `continue-req = "334" SP [base64] CRLF`.
     public func wireBytes() -> [UInt8] {
         let texts = lines.isEmpty ? [""] : lines
         var bytes: [UInt8] = []
@@ -89,7 +91,7 @@ public struct Reply: Equatable, Sendable {
             bytes.append(contentsOf: codeDigits)
             if !isLast {
                 bytes.append(0x2D)  // "-": more lines follow
-            } else if !body.isEmpty {
+            } else if !body.isEmpty || code == 334 {
                 bytes.append(0x20)
             }
             bytes.append(contentsOf: body)
@@ -333,6 +335,102 @@ extension Reply {
     /// 421 4.7.0: too many commands sent while a message was being stored.
     public static func tooManyHeldCommands(hostname: String) -> Reply {
         Reply(421, EnhancedStatusCode(4, 7, 0), "\(hostname) Too many pipelined commands, closing connection")
+    }
+
+    // MARK: The submission listener (RFC 6409)
+
+    /// 250: the EHLO reply of the submission listener: the relay's extensions,
+    /// then `STARTTLS` (RFC 3207) while TLS is available and not yet on, and
+    /// `AUTH PLAIN` (RFC 4954) where authentication is allowed.
+    public static func submissionExtendedHello(
+        hostname: String, limits: Limits, offersStartTLS: Bool, offersAuthentication: Bool
+    ) -> Reply {
+        var reply = extendedHello(hostname: hostname, limits: limits)
+        if offersStartTLS {
+            reply.lines.append("STARTTLS")
+        }
+        if offersAuthentication {
+            reply.lines.append("AUTH PLAIN")
+        }
+        return reply
+    }
+
+    /// 220 2.0.0: the answer to STARTTLS; the TLS handshake follows
+    /// (RFC 3207 §4).
+    public static let readyToStartTLS = Reply(220, EnhancedStatusCode(2, 0, 0), "Ready to start TLS")
+
+    /// 503 5.5.1: STARTTLS under TLS (RFC 3207 §4.2: not offered then).
+    public static let tlsAlreadyActive = Reply(503, EnhancedStatusCode(5, 5, 1), "Error: TLS already active")
+
+    /// 503 5.5.1: STARTTLS or AUTH inside a mail transaction (RFC 4954 §4:
+    /// "An AUTH command issued during a mail transaction MUST be rejected
+    /// with a 503 reply").
+    public static let transactionInProgress = Reply(
+        503, EnhancedStatusCode(5, 5, 1), "Error: MAIL transaction in progress")
+
+    /// 503 5.5.1: a service extension's verb after HELO (it needs EHLO).
+    public static func extendedHelloRequired(verb: String) -> Reply {
+        Reply(503, EnhancedStatusCode(5, 5, 1), "Error: \(verb) requires EHLO")
+    }
+
+    /// 334: send the SASL response (RFC 4954 §4); PLAIN sends an empty
+    /// challenge.
+    public static let authenticationChallenge = Reply(code: 334, enhanced: nil, lines: [])
+
+    /// 235 2.7.0: authenticated (RFC 4954 §6).
+    public static let authenticationSucceeded = Reply(235, EnhancedStatusCode(2, 7, 0), "Authentication successful")
+
+    /// 535 5.7.8: wrong user name or password, or an authorization identity
+    /// that is not the user (RFC 4954 §6). Counts as a protocol error.
+    public static let authenticationFailed = Reply(
+        535, EnhancedStatusCode(5, 7, 8), "Authentication credentials invalid")
+
+    /// 503 5.5.1: AUTH after a successful AUTH (RFC 4954 §4).
+    public static let alreadyAuthenticated = Reply(503, EnhancedStatusCode(5, 5, 1), "Error: already authenticated")
+
+    /// 538 5.7.11: AUTH PLAIN in cleartext where TLS is required (RFC 4954 §6).
+    public static let encryptionRequired = Reply(
+        538, EnhancedStatusCode(5, 7, 11), "Encryption required for requested authentication mechanism")
+
+    /// 504 5.5.4: a SASL mechanism other than PLAIN (RFC 4954 §4).
+    public static let unsupportedMechanism = Reply(
+        504, EnhancedStatusCode(5, 5, 4), "Unrecognized authentication type")
+
+    /// 501 5.0.0: the client answered the 334 with "*" (RFC 4954 §4).
+    public static let authenticationCancelled = Reply(501, EnhancedStatusCode(5, 0, 0), "Authentication cancelled")
+
+    /// 501 5.5.2: the SASL response is not base64 (RFC 4954 §4).
+    public static let invalidBase64 = Reply(501, EnhancedStatusCode(5, 5, 2), "Invalid base64 data")
+
+    /// 501 5.5.2: the decoded response is not a SASL PLAIN message
+    /// (RFC 4616 §2).
+    public static let invalidPlainMessage = Reply(
+        501, EnhancedStatusCode(5, 5, 2), "Invalid SASL PLAIN message")
+
+    /// 500 5.5.6: an authentication response line over the limit (RFC 4954 §4).
+    public static func authenticationLineTooLong(limit: Int) -> Reply {
+        Reply(500, EnhancedStatusCode(5, 5, 6), "Authentication exchange line is too long (limit \(limit) octets)")
+    }
+
+    /// 530 5.7.0: MAIL before AUTH where authentication is required
+    /// (RFC 4954 §6).
+    public static let authenticationRequired = Reply(530, EnhancedStatusCode(5, 7, 0), "Authentication required")
+
+    /// 550 5.7.1: a legacy (non-onion) recipient, and no smarthost to send
+    /// it through.
+    public static let legacyRecipientNeedsSmarthost = Reply(
+        550, EnhancedStatusCode(5, 7, 1), "legacy (non-onion) recipients need a smarthost, none is configured")
+
+    /// 550 5.7.1: a recipient of the other kind (SMTorP vs legacy) than those
+    /// already accepted for this message.
+    public static let mixedRecipients = Reply(
+        550, EnhancedStatusCode(5, 7, 1),
+        "Mixing SMTorP and legacy recipients in one message is refused (legacy recipients could not reply to all)")
+
+    /// 553 5.1.3: a recipient that is not a valid address (e.g. an onion
+    /// name with a bad checksum, a v2 name), with the reason.
+    public static func invalidRecipientAddress(_ reason: String) -> Reply {
+        Reply(553, EnhancedStatusCode(5, 1, 3), "Invalid recipient address: " + reason)
     }
 
     private static func addressCode(_ isRecipient: Bool) -> EnhancedStatusCode {

@@ -11,12 +11,33 @@
 // RFCs: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2034 / RFC 3463 (enhanced
 // status codes), RFC 2920 (PIPELINING), RFC 3030 (CHUNKING/BDAT), RFC 6152
 // (8BITMIME), RFC 6531 (SMTPUTF8), RFC 3848 (protocol names for Received).
+//
+// Profiles: `.relay` is the onion listener (implicit TLS, no AUTH, local
+// recipients only). `.submission` is the mail submission listener (RFC 6409)
+// for the node's own users: STARTTLS (RFC 3207; after it the session forgets
+// everything and sends no second greeting), AUTH PLAIN (RFC 4954, RFC 4616;
+// the password check is an effect, the answer an input, so the session stays
+// pure) and MAIL only after AUTH when required. Its untrusted input includes
+// the credentials; they are handed to the adapter once and kept nowhere.
 
 /// Decides whether mail for a recipient is accepted here.
 public protocol RecipientPolicy {
     /// Decides on a recipient whose forward path has NO source route
     /// (the session itself refuses source routes with 550 5.7.1).
     func decide(_ recipient: Mailbox) -> RecipientDecision
+
+    /// Decides on a recipient given the recipients already accepted for the
+    /// same message, in order (a policy may refuse combinations, e.g.
+    /// `SubmissionPolicy`'s mixing rule). The session calls this one; by
+    /// default it is `decide(_:)`.
+    func decide(_ recipient: Mailbox, accepted: [Mailbox]) -> RecipientDecision
+}
+
+extension RecipientPolicy {
+    /// Ignores the recipients accepted so far.
+    public func decide(_ recipient: Mailbox, accepted: [Mailbox]) -> RecipientDecision {
+        decide(recipient)
+    }
 }
 
 /// The answer of a `RecipientPolicy`.
@@ -28,6 +49,50 @@ public enum RecipientDecision: Equatable, Sendable {
     case reject(Reply)
 }
 
+/// Which listener a session serves.
+public enum ServerProfile: Equatable, Sendable {
+    /// The onion listener: implicit TLS, no STARTTLS, no AUTH; what it
+    /// accepts is the policy's business alone (docs/spec.md §4).
+    case relay
+    /// The mail submission listener (RFC 6409) for the node's own users.
+    ///
+    /// - `tlsActive`: the connection starts under TLS (implicit TLS).
+    /// - `tlsAvailable`: STARTTLS can be offered (a server TLS context exists).
+    /// - `authRequired`: MAIL needs a successful AUTH first (530 5.7.0).
+    /// - `cleartextAuthAllowed`: AUTH PLAIN is offered without TLS; true only
+    ///   for a listener on loopback, where no one can read the password on
+    ///   the way. Elsewhere AUTH needs STARTTLS first (538 5.7.11).
+    case submission(tlsActive: Bool, tlsAvailable: Bool, authRequired: Bool, cleartextAuthAllowed: Bool = false)
+
+    /// The submission profile of a cleartext listener on `host`: STARTTLS
+    /// when `tlsAvailable`, AUTH required, and AUTH in cleartext only when
+    /// `host` is a loopback address and `requireTLS` is false.
+    public static func submission(listeningOn host: String, tlsAvailable: Bool, requireTLS: Bool) -> ServerProfile {
+        .submission(tlsActive: false, tlsAvailable: tlsAvailable, authRequired: true,
+                    cleartextAuthAllowed: !requireTLS && isLoopback(host))
+    }
+
+    /// Whether `host` (a numeric address, or "localhost") is a loopback
+    /// address: 127.0.0.0/8 or ::1.
+    public static func isLoopback(_ host: String) -> Bool {
+        var text = lowercasedASCII(host)
+        if text.hasPrefix("[") && text.hasSuffix("]") {
+            text = String(text.dropFirst().dropLast())
+        }
+        if text == "localhost" || text == "::1" || text == "0:0:0:0:0:0:0:1" {
+            return true
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else {
+            return false
+        }
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.utf8.count <= 3 && part.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+                && (Int(part) ?? 256) <= 255
+        }
+    }
+}
+
 /// What a server session needs to know about its node.
 public struct ServerConfiguration: Sendable {
     /// The node's domain (its onion name), used in the 220, EHLO, 221 and 421
@@ -37,13 +102,19 @@ public struct ServerConfiguration: Sendable {
     public var limits: Limits
     /// Whether the connection is under TLS (true on the onion listener, where
     /// TLS is implicit); picks the protocol name for the Received field.
+    /// With the `.submission` profile the profile's `tlsActive` counts
+    /// instead (and STARTTLS changes it during the session).
     public var tlsActive: Bool
+    /// Which listener the session serves.
+    public var profile: ServerProfile
 
     /// Creates a configuration.
-    public init(hostname: String, limits: Limits = Limits(), tlsActive: Bool = true) {
+    public init(hostname: String, limits: Limits = Limits(), tlsActive: Bool = true,
+                profile: ServerProfile = .relay) {
         self.hostname = hostname
         self.limits = limits
         self.tlsActive = tlsActive
+        self.profile = profile
     }
 }
 
@@ -71,13 +142,17 @@ public struct Envelope: Equatable, Sendable {
     public var declaredSize: Int?
     /// The "with" value for the Received field (RFC 3848, RFC 6531 §3.7.3):
     /// ESMTPS, UTF8SMTPS or SMTPS (for HELO) under TLS; ESMTP, UTF8SMTP or
-    /// SMTP without.
+    /// SMTP without; with an "A" after AUTH (ESMTPA, ESMTPSA, UTF8SMTPSA).
     public var protocolName: String
+    /// The user who authenticated with AUTH before MAIL (submission
+    /// listener), or nil.
+    public var authenticatedUser: String?
 
     /// Creates an envelope.
     public init(
         heloName: String, reversePath: Mailbox?, recipients: [Mailbox],
-        bodyType: BodyType, smtpUTF8: Bool, declaredSize: Int?, protocolName: String
+        bodyType: BodyType, smtpUTF8: Bool, declaredSize: Int?, protocolName: String,
+        authenticatedUser: String? = nil
     ) {
         self.heloName = heloName
         self.reversePath = reversePath
@@ -86,6 +161,7 @@ public struct Envelope: Equatable, Sendable {
         self.smtpUTF8 = smtpUTF8
         self.declaredSize = declaredSize
         self.protocolName = protocolName
+        self.authenticatedUser = authenticatedUser
     }
 }
 
@@ -101,7 +177,8 @@ public enum StoreResult: Equatable, Sendable {
 
 /// An input to the server session.
 public enum ServerInput: Equatable, Sendable {
-    /// The connection is up (TLS done): send the greeting.
+    /// The connection is up (TLS done): send the greeting. After STARTTLS:
+    /// the handshake is done (nothing is sent, RFC 3207 §4.2).
     case ready
     /// One line WITHOUT its LF; a CR before the LF is kept.
     case line([UInt8])
@@ -115,6 +192,9 @@ public enum ServerInput: Equatable, Sendable {
     case timeout
     /// The answer to the last `.store` effect.
     case stored(StoreResult)
+    /// The answer to the last `.checkPassword` effect (submission listener):
+    /// whether the user name and password are right.
+    case passwordChecked(Bool)
 }
 
 /// An effect the adapter carries out, in order.
@@ -138,8 +218,9 @@ public enum ServerEffect: Equatable, Sendable {
 
 /// The server side of one ESMTP session.
 ///
-/// Feed every input to `receive(_:)` and carry out the returned effects in
-/// order. The session never performs I/O and never reads a clock.
+/// Feed every input to `receive(_:)` (profile `.relay`) or
+/// `receiveSubmission(_:)` (either profile) and carry out the returned
+/// effects in order. The session never performs I/O and never reads a clock.
 public struct ServerSession<Policy: RecipientPolicy> {
     /// The client's greeting: EHLO/HELO argument and which of the two.
     private struct Greeting: Equatable {
@@ -201,6 +282,14 @@ public struct ServerSession<Policy: RecipientPolicy> {
         case receivingData(DataReception)
         case receivingChunk(ChunkReception)
         case awaitingStore(Greeting)
+        /// STARTTLS was answered; the TLS handshake is under way and
+        /// everything before it is forgotten (RFC 3207 §4.2).
+        case awaitingTLSHandshake
+        /// AUTH PLAIN without an initial response: 334 was sent, the next
+        /// line is the response (RFC 4954 §4).
+        case awaitingAuthenticationResponse(Greeting)
+        /// The password of `user` is being checked by the adapter.
+        case awaitingPasswordCheck(Greeting, user: String)
         case closed
     }
 
@@ -215,6 +304,10 @@ public struct ServerSession<Policy: RecipientPolicy> {
     private var held: [ServerInput] = []
     /// Whether more input arrived during a store than `maxHeldCommands`.
     private var heldOverflow = false
+    /// Whether the connection is under TLS now.
+    private var tlsActive: Bool
+    /// The user who authenticated (submission listener), or nil.
+    private var authenticatedUser: String?
 
     private var limits: Limits {
         configuration.limits
@@ -224,6 +317,12 @@ public struct ServerSession<Policy: RecipientPolicy> {
     public init(configuration: ServerConfiguration, policy: Policy) {
         self.configuration = configuration
         self.policy = policy
+        switch configuration.profile {
+        case .relay:
+            tlsActive = configuration.tlsActive
+        case .submission(let active, _, _, _):
+            tlsActive = active
+        }
     }
 
     /// Whether the session has ended; every further input returns no effects.
@@ -232,15 +331,37 @@ public struct ServerSession<Policy: RecipientPolicy> {
     }
 
     /// Processes one input and returns the effects to carry out, in order.
+    ///
+    /// For the `.relay` profile, which only has these effects. A
+    /// `.submission` session must be driven with `receiveSubmission(_:)`
+    /// (calling this one for it is a programmer error).
     public mutating func receive(_ input: ServerInput) -> [ServerEffect] {
-        var effects: [ServerEffect] = []
+        receiveSubmission(input).map { effect in
+            switch effect {
+            case .server(let serverEffect):
+                return serverEffect
+            case .startTLS, .checkPassword:
+                preconditionFailure("a submission session is driven with receiveSubmission(_:)")
+            }
+        }
+    }
+
+    /// Processes one input and returns every effect to carry out, in order,
+    /// including the submission listener's `.startTLS` and `.checkPassword`.
+    public mutating func receiveSubmission(_ input: ServerInput) -> [SubmissionEffect] {
+        var effects: [SubmissionEffect] = []
         handle(input, into: &effects)
         return effects
     }
 
+    /// The user who authenticated with AUTH in this session, or nil.
+    public var authenticatedUserName: String? {
+        authenticatedUser
+    }
+
     // MARK: - Dispatch
 
-    private mutating func handle(_ input: ServerInput, into effects: inout [ServerEffect]) {
+    private mutating func handle(_ input: ServerInput, into effects: inout [SubmissionEffect]) {
         switch state {
         case .closed:
             return
@@ -252,8 +373,44 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 resumeCommands(into: &effects)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .line, .lineTooLong, .chunk, .stored:
+            case .line, .lineTooLong, .chunk, .stored, .passwordChecked:
                 return  // impossible before the connection is up: ignored
+            }
+        case .awaitingTLSHandshake:
+            switch input {
+            case .ready:
+                // RFC 3207 §4.2: no greeting after the handshake; the client
+                // starts again with EHLO.
+                tlsActive = true
+                state = .awaitingHello
+                resumeCommands(into: &effects)
+            case .timeout:
+                closeOnTimeout(into: &effects)
+            case .line, .lineTooLong, .chunk, .stored, .passwordChecked:
+                return  // pre-TLS input the adapter failed to discard: never acted on
+            }
+        case .awaitingAuthenticationResponse(let greeting):
+            switch input {
+            case .line(let line):
+                handleAuthenticationResponse(line, greeting: greeting, into: &effects)
+            case .lineTooLong:
+                state = .awaitingMail(greeting)
+                respond(.authenticationLineTooLong(limit: limits.authenticationLineLength), into: &effects)
+            case .timeout:
+                closeOnTimeout(into: &effects)
+            case .ready, .chunk, .stored, .passwordChecked:
+                return
+            }
+        case .awaitingPasswordCheck:
+            switch input {
+            case .passwordChecked(let isCorrect):
+                finishAuthentication(isCorrect, into: &effects)
+            case .line, .lineTooLong:
+                hold(input)
+            case .timeout:
+                closeOnTimeout(into: &effects)
+            case .ready, .chunk, .stored:
+                return
             }
         case .awaitingHello, .awaitingMail, .awaitingRecipient:
             switch input {
@@ -263,7 +420,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 respond(.commandLineTooLong(limit: limits.commandLineLength), into: &effects)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .stored:
+            case .ready, .chunk, .stored, .passwordChecked:
                 return
             }
         case .receivingData:
@@ -274,7 +431,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 noteLongDataLine()
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .stored:
+            case .ready, .chunk, .stored, .passwordChecked:
                 return
             }
         case .receivingChunk:
@@ -298,7 +455,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 }
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .lineTooLong, .stored:
+            case .ready, .lineTooLong, .stored, .passwordChecked:
                 return
             }
         case .awaitingStore:
@@ -306,27 +463,33 @@ public struct ServerSession<Policy: RecipientPolicy> {
             case .stored(let result):
                 finishStore(result, into: &effects)
             case .line, .lineTooLong:
-                if held.count < limits.maxHeldCommands {
-                    held.append(input)
-                } else {
-                    heldOverflow = true
-                }
+                hold(input)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk:
+            case .ready, .chunk, .passwordChecked:
                 return
             }
         }
     }
 
+    /// Keeps a command line that arrived while the session waits for the
+    /// adapter (a store, a password check), to answer it afterwards.
+    private mutating func hold(_ input: ServerInput) {
+        if held.count < limits.maxHeldCommands {
+            held.append(input)
+        } else {
+            heldOverflow = true
+        }
+    }
+
     // MARK: - Commands
 
-    private mutating func handleCommandLine(_ line: [UInt8], into effects: inout [ServerEffect]) {
+    private mutating func handleCommandLine(_ line: [UInt8], into effects: inout [SubmissionEffect]) {
         guard line.last == 0x0D else {
             respond(.bareLineFeedInCommand, into: &effects)
             return
         }
-        guard line.count + 1 <= limits.commandLineLength else {
+        guard line.count + 1 <= limits.commandLineLength || isLongAuthenticateLine(line) else {
             respond(.commandLineTooLong(limit: limits.commandLineLength), into: &effects)
             return
         }
@@ -339,7 +502,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return
         }
         let entry = VerbTable.entry(for: verb)
-        guard entry.flags.contains(.implemented) else {
+        guard VerbTable.isImplemented(entry, submission: isSubmission) else {
             respond(.notImplemented, into: &effects)
             return
         }
@@ -350,7 +513,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         }
         let command: Command
         do throws(CommandError) {
-            command = try Command.parse(verb: verb, arguments: arguments, limits: limits)
+            command = try Command.parse(verb: verb, arguments: arguments, limits: limits, submission: isSubmission)
         } catch {
             respond(reply(for: error, verb: verb), into: &effects)
             return
@@ -371,10 +534,10 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return .needHello
         }
         if requirements.contains(.extendedHello) && greeting?.isExtended != true {
-            return .needExtendedHello
+            return entry.verb == .binaryData ? .needExtendedHello : .extendedHelloRequired(verb: entry.name)
         }
         if requirements.contains(.noTransaction) && transaction != nil {
-            return .nestedMail
+            return entry.verb == .mail ? .nestedMail : .transactionInProgress
         }
         if requirements.contains(.transaction) && transaction == nil {
             return .needMail
@@ -426,12 +589,19 @@ public struct ServerSession<Policy: RecipientPolicy> {
     }
 
     private mutating func execute(
-        _ command: Command, refusal: Reply?, into effects: inout [ServerEffect]
+        _ command: Command, refusal: Reply?, into effects: inout [SubmissionEffect]
     ) {
         switch command {
         case .extendedHello(let domain):
             state = .awaitingMail(Greeting(heloName: domain, isExtended: true))
-            respond(.extendedHello(hostname: configuration.hostname, limits: limits), into: &effects)
+            if let submission = submissionProfile {
+                respond(.submissionExtendedHello(
+                    hostname: configuration.hostname, limits: limits,
+                    offersStartTLS: submission.tlsAvailable && !tlsActive,
+                    offersAuthentication: offersAuthentication), into: &effects)
+            } else {
+                respond(.extendedHello(hostname: configuration.hostname, limits: limits), into: &effects)
+            }
         case .hello(let domain):
             state = .awaitingMail(Greeting(heloName: domain, isExtended: false))
             respond(.hello(hostname: configuration.hostname), into: &effects)
@@ -451,19 +621,175 @@ public struct ServerSession<Policy: RecipientPolicy> {
         case .verify:
             respond(.cannotVerify, into: &effects)
         case .help:
-            respond(.help(verbs: VerbTable.implementedNames), into: &effects)
+            respond(.help(verbs: isSubmission ? VerbTable.submissionNames : VerbTable.implementedNames),
+                    into: &effects)
         case .notImplemented:
             respond(.notImplemented, into: &effects)
+        case .startTLS:
+            startTLS(into: &effects)
+        case .authenticate(let mechanism, let initialResponse):
+            authenticate(mechanism: mechanism, initialResponse: initialResponse, into: &effects)
         }
+    }
+
+    // MARK: - STARTTLS and AUTH (submission listener)
+
+    /// The submission profile's settings, or nil for the relay.
+    private var submissionProfile: (tlsAvailable: Bool, authRequired: Bool, cleartextAuthAllowed: Bool)? {
+        switch configuration.profile {
+        case .relay:
+            return nil
+        case .submission(_, let tlsAvailable, let authRequired, let cleartextAuthAllowed):
+            return (tlsAvailable, authRequired, cleartextAuthAllowed)
+        }
+    }
+
+    private var isSubmission: Bool {
+        submissionProfile != nil
+    }
+
+    /// Whether AUTH PLAIN may be used now: under TLS, or in cleartext where
+    /// the profile allows it (loopback). RFC 4954 §4 and RFC 4616 §6: PLAIN
+    /// sends the password as it is.
+    private var offersAuthentication: Bool {
+        guard let submission = submissionProfile else {
+            return false
+        }
+        return tlsActive || submission.cleartextAuthAllowed
+    }
+
+    /// Whether an over-long command line may stand as an AUTH command line
+    /// (RFC 4954 §4 raises the limit for AUTH), judged from its first word.
+    private func isLongAuthenticateLine(_ line: [UInt8]) -> Bool {
+        guard isSubmission, line.count + 1 <= limits.authenticationLineLength else {
+            return false
+        }
+        let verbEnd = line.firstIndex(of: 0x20) ?? line.endIndex
+        return VerbTable.entry(named: line[..<verbEnd])?.verb == .authenticate
+    }
+
+    private mutating func startTLS(into effects: inout [SubmissionEffect]) {
+        guard let submission = submissionProfile, submission.tlsAvailable else {
+            respond(.notImplemented, into: &effects)
+            return
+        }
+        guard !tlsActive else {
+            respond(.tlsAlreadyActive, into: &effects)
+            return
+        }
+        effects.append(.send(.readyToStartTLS))
+        // RFC 3207 §4.2: "the server MUST discard any knowledge obtained from
+        // the client, such as the argument to the EHLO command, which was not
+        // obtained from the TLS negotiation itself." That includes an AUTH
+        // done in cleartext on loopback and anything pipelined behind
+        // STARTTLS (the adapter discards what it has not framed yet).
+        message = []
+        held = []
+        heldOverflow = false
+        authenticatedUser = nil
+        state = .awaitingTLSHandshake
+        effects.append(.startTLS)
+    }
+
+    private mutating func authenticate(
+        mechanism: String, initialResponse: String?, into effects: inout [SubmissionEffect]
+    ) {
+        guard let greeting = currentGreeting else {
+            respond(.needHello, into: &effects)  // the verb table requires EHLO: not reached
+            return
+        }
+        guard authenticatedUser == nil else {
+            respond(.alreadyAuthenticated, into: &effects)
+            return
+        }
+        guard mechanism == "PLAIN" else {
+            respond(.unsupportedMechanism, into: &effects)
+            return
+        }
+        guard offersAuthentication else {
+            respond(.encryptionRequired, into: &effects)
+            return
+        }
+        if let initialResponse {
+            checkPlainResponse(Array(initialResponse.utf8), greeting: greeting, into: &effects)
+        } else {
+            // PLAIN has no challenge: an empty one (RFC 4616 §2, RFC 4954 §4).
+            state = .awaitingAuthenticationResponse(greeting)
+            effects.append(.send(.authenticationChallenge))
+        }
+    }
+
+    /// The line after 334: the response, or "*" to cancel (RFC 4954 §4).
+    private mutating func handleAuthenticationResponse(
+        _ line: [UInt8], greeting: Greeting, into effects: inout [SubmissionEffect]
+    ) {
+        state = .awaitingMail(greeting)
+        guard line.last == 0x0D else {
+            respond(.bareLineFeedInCommand, into: &effects)
+            return
+        }
+        let response = Array(line.dropLast())
+        guard response.count + 2 <= limits.authenticationLineLength else {
+            respond(.authenticationLineTooLong(limit: limits.authenticationLineLength), into: &effects)
+            return
+        }
+        if response == [0x2A] {  // "*"
+            respond(.authenticationCancelled, into: &effects)
+            return
+        }
+        checkPlainResponse(response, greeting: greeting, into: &effects)
+    }
+
+    /// Decodes a PLAIN response and asks the adapter to check the password.
+    private mutating func checkPlainResponse(
+        _ response: [UInt8], greeting: Greeting, into effects: inout [SubmissionEffect]
+    ) {
+        state = .awaitingMail(greeting)
+        // "=" is the empty initial response (RFC 4954 §4).
+        let decoded: [UInt8]? = response == [0x3D] ? [] : Base64.decode(String(decoding: response, as: UTF8.self))
+        guard let decoded else {
+            respond(.invalidBase64, into: &effects)
+            return
+        }
+        guard let credentials = AuthPlain(message: decoded, maxFieldLength: limits.authenticationFieldLength) else {
+            respond(.invalidPlainMessage, into: &effects)
+            return
+        }
+        guard credentials.actsAsItself else {
+            // RFC 4616 §2: the server decides whether authcid may act as
+            // authzid; here no one may act as anyone else.
+            respond(.authenticationFailed, into: &effects)
+            return
+        }
+        state = .awaitingPasswordCheck(greeting, user: credentials.user)
+        effects.append(.checkPassword(user: credentials.user, password: credentials.password))
+    }
+
+    private mutating func finishAuthentication(_ isCorrect: Bool, into effects: inout [SubmissionEffect]) {
+        guard case .awaitingPasswordCheck(let greeting, let user) = state else {
+            return
+        }
+        state = .awaitingMail(greeting)
+        if isCorrect {
+            authenticatedUser = user
+            respond(.authenticationSucceeded, into: &effects)
+        } else {
+            respond(.authenticationFailed, into: &effects)  // a 5xx: counts as a protocol error
+        }
+        replayHeld(into: &effects)
     }
 
     // MARK: - MAIL and RCPT
 
     private mutating func handleMail(
-        _ reversePath: Path, parameters: [ESMTPParameter], into effects: inout [ServerEffect]
+        _ reversePath: Path, parameters: [ESMTPParameter], into effects: inout [SubmissionEffect]
     ) {
         guard let greeting = currentGreeting else {
             respond(.needHello, into: &effects)
+            return
+        }
+        if let submission = submissionProfile, submission.authRequired, authenticatedUser == nil {
+            respond(.authenticationRequired, into: &effects)
             return
         }
         guard parameters.isEmpty || greeting.isExtended else {
@@ -531,7 +857,8 @@ public struct ServerSession<Policy: RecipientPolicy> {
             bodyType: bodyType,
             smtpUTF8: smtpUTF8,
             declaredSize: declaredSize.map { Int($0) },
-            protocolName: protocolName(isExtended: greeting.isExtended, smtpUTF8: smtpUTF8))
+            protocolName: protocolName(isExtended: greeting.isExtended, smtpUTF8: smtpUTF8),
+            authenticatedUser: authenticatedUser)
         message = []
         state = .awaitingRecipient(Transaction(
             greeting: greeting, envelope: envelope, hasChunks: false, chunkedOctets: 0))
@@ -539,7 +866,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
     }
 
     private mutating func handleRecipient(
-        _ forwardPath: Path, parameters: [ESMTPParameter], into effects: inout [ServerEffect]
+        _ forwardPath: Path, parameters: [ESMTPParameter], into effects: inout [SubmissionEffect]
     ) {
         guard case .awaitingRecipient(var transaction) = state,
               var mailbox = forwardPath.mailbox else {
@@ -567,7 +894,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
             // <Postmaster>: the postmaster of this host (RFC 5321 §4.1.1.3).
             mailbox.domain = Path.lowercased(Array(configuration.hostname.utf8)[...])
         }
-        switch policy.decide(mailbox) {
+        switch policy.decide(mailbox, accepted: transaction.envelope.recipients) {
         case .accept:
             if !transaction.envelope.recipients.contains(where: { $0.isSameAddress(as: mailbox) }) {
                 transaction.envelope.recipients.append(mailbox)
@@ -581,12 +908,12 @@ public struct ServerSession<Policy: RecipientPolicy> {
 
     private func protocolName(isExtended: Bool, smtpUTF8: Bool) -> String {
         let base = !isExtended ? "SMTP" : (smtpUTF8 ? "UTF8SMTP" : "ESMTP")
-        return configuration.tlsActive ? base + "S" : base
+        return base + (tlsActive ? "S" : "") + (authenticatedUser != nil ? "A" : "")
     }
 
     // MARK: - DATA
 
-    private mutating func beginData(into effects: inout [ServerEffect]) {
+    private mutating func beginData(into effects: inout [SubmissionEffect]) {
         guard case .awaitingRecipient(let transaction) = state else {
             respond(.needMail, into: &effects)
             return
@@ -598,7 +925,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         effects.append(.setReadTimeout(milliseconds: limits.dataTimeoutMilliseconds))
     }
 
-    private mutating func handleDataLine(_ line: [UInt8], into effects: inout [ServerEffect]) {
+    private mutating func handleDataLine(_ line: [UInt8], into effects: inout [SubmissionEffect]) {
         guard case .receivingData(var reception) = state else {
             return
         }
@@ -646,7 +973,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         state = .receivingData(reception)
     }
 
-    private mutating func finishData(_ reception: DataReception, into effects: inout [ServerEffect]) {
+    private mutating func finishData(_ reception: DataReception, into effects: inout [SubmissionEffect]) {
         let transaction = reception.transaction
         let refusal: Reply?
         if reception.hasBareLineFeed {
@@ -673,7 +1000,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
     // MARK: - BDAT
 
     private mutating func beginChunk(
-        size: UInt64, isLast: Bool, refusal: Reply?, into effects: inout [ServerEffect]
+        size: UInt64, isLast: Bool, refusal: Reply?, into effects: inout [SubmissionEffect]
     ) {
         var reception = ChunkReception(
             transaction: currentTransaction, greeting: currentGreeting,
@@ -698,7 +1025,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
 
     /// Takes the bytes that belong to the current chunk and returns the rest.
     private mutating func consumeChunk(
-        _ bytes: ArraySlice<UInt8>, reportedRemaining: UInt64?, into effects: inout [ServerEffect]
+        _ bytes: ArraySlice<UInt8>, reportedRemaining: UInt64?, into effects: inout [SubmissionEffect]
     ) -> ArraySlice<UInt8> {
         guard case .receivingChunk(var reception) = state else {
             return bytes
@@ -716,7 +1043,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         return bytes.dropFirst(count)
     }
 
-    private mutating func completeChunk(into effects: inout [ServerEffect]) {
+    private mutating func completeChunk(into effects: inout [SubmissionEffect]) {
         guard case .receivingChunk(let reception) = state else {
             return
         }
@@ -757,7 +1084,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
 
     // MARK: - Storing
 
-    private mutating func requestStore(_ transaction: Transaction, into effects: inout [ServerEffect]) {
+    private mutating func requestStore(_ transaction: Transaction, into effects: inout [SubmissionEffect]) {
         let text = message
         message = []
         state = .awaitingStore(transaction.greeting)
@@ -765,7 +1092,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         effects.append(.store(transaction.envelope, message: text))
     }
 
-    private mutating func finishStore(_ result: StoreResult, into effects: inout [ServerEffect]) {
+    private mutating func finishStore(_ result: StoreResult, into effects: inout [SubmissionEffect]) {
         guard case .awaitingStore(let greeting) = state else {
             return
         }
@@ -782,6 +1109,15 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return
         }
         resumeCommands(into: &effects)
+        replayHeld(into: &effects)
+    }
+
+    /// Answers the command lines held while the adapter was busy, in order,
+    /// until the session waits for the adapter again.
+    private mutating func replayHeld(into effects: inout [SubmissionEffect]) {
+        guard state != .closed else {
+            return
+        }
         if heldOverflow {
             effects.append(.send(.tooManyHeldCommands(hostname: configuration.hostname)))
             close(into: &effects)
@@ -789,10 +1125,10 @@ public struct ServerSession<Policy: RecipientPolicy> {
         }
         while !held.isEmpty {
             switch state {
-            case .awaitingStore, .closed:
+            case .awaitingStore, .awaitingPasswordCheck, .awaitingTLSHandshake, .closed:
                 return
             case .awaitingGreetingReady, .awaitingHello, .awaitingMail, .awaitingRecipient,
-                 .receivingData, .receivingChunk:
+                 .receivingData, .receivingChunk, .awaitingAuthenticationResponse:
                 handle(held.removeFirst(), into: &effects)
             }
         }
@@ -802,7 +1138,8 @@ public struct ServerSession<Policy: RecipientPolicy> {
 
     private var currentGreeting: Greeting? {
         switch state {
-        case .awaitingMail(let greeting), .awaitingStore(let greeting):
+        case .awaitingMail(let greeting), .awaitingStore(let greeting),
+             .awaitingAuthenticationResponse(let greeting), .awaitingPasswordCheck(let greeting, _):
             return greeting
         case .awaitingRecipient(let transaction):
             return transaction.greeting
@@ -810,7 +1147,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return reception.transaction.greeting
         case .receivingChunk(let reception):
             return reception.greeting
-        case .awaitingGreetingReady, .awaitingHello, .closed:
+        case .awaitingGreetingReady, .awaitingHello, .awaitingTLSHandshake, .closed:
             return nil
         }
     }
@@ -823,7 +1160,8 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return reception.transaction
         case .receivingChunk(let reception):
             return reception.transaction
-        case .awaitingGreetingReady, .awaitingHello, .awaitingMail, .awaitingStore, .closed:
+        case .awaitingGreetingReady, .awaitingHello, .awaitingMail, .awaitingStore, .awaitingTLSHandshake,
+             .awaitingAuthenticationResponse, .awaitingPasswordCheck, .closed:
             return nil
         }
     }
@@ -840,7 +1178,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
 
     /// Sends a reply; a 5xx reply counts as a protocol error, and reaching
     /// `maxProtocolErrors` ends the session with 421 4.7.0.
-    private mutating func respond(_ reply: Reply, into effects: inout [ServerEffect]) {
+    private mutating func respond(_ reply: Reply, into effects: inout [SubmissionEffect]) {
         effects.append(.send(reply))
         guard reply.isPermanentFailure else {
             return
@@ -852,24 +1190,29 @@ public struct ServerSession<Policy: RecipientPolicy> {
         }
     }
 
-    /// Back to command mode: line framing and the command timeout.
-    private func resumeCommands(into effects: inout [ServerEffect]) {
+    /// Back to command mode: line framing and the command timeout. The
+    /// submission listener frames up to the AUTH line limit (RFC 4954 §4);
+    /// other commands are still held to the command line limit.
+    private func resumeCommands(into effects: inout [SubmissionEffect]) {
         guard state != .closed else {
             return
         }
-        effects.append(.expectLines(maxLength: limits.commandLineLength))
+        let framing = isSubmission
+            ? max(limits.commandLineLength, limits.authenticationLineLength) : limits.commandLineLength
+        effects.append(.expectLines(maxLength: framing))
         effects.append(.setReadTimeout(milliseconds: limits.commandTimeoutMilliseconds))
     }
 
-    private mutating func closeOnTimeout(into effects: inout [ServerEffect]) {
+    private mutating func closeOnTimeout(into effects: inout [SubmissionEffect]) {
         effects.append(.send(.timeout(hostname: configuration.hostname)))
         close(into: &effects)
     }
 
-    private mutating func close(into effects: inout [ServerEffect]) {
+    private mutating func close(into effects: inout [SubmissionEffect]) {
         state = .closed
         message = []
         held = []
+        authenticatedUser = nil
         effects.append(.close)
     }
 }

@@ -7,7 +7,8 @@
 // case-insensitively against the table; anything else is unknown).
 // RFCs: RFC 5321 §4.1.1 (commands), §4.1.4 (order of commands), RFC 2920
 // §3.1 (pipelining groups), RFC 3030 §2 (BDAT), RFC 6531 §3.3 (UTF-8
-// paths).
+// paths), RFC 3207 §4 (STARTTLS) and RFC 4954 §4 (AUTH) on the submission
+// listener (RFC 6409).
 
 /// An SMTP command verb the server recognises.
 public enum Verb: Equatable, Sendable, CaseIterable {
@@ -35,9 +36,10 @@ public enum Verb: Equatable, Sendable, CaseIterable {
     case help
     /// EXPN (RFC 5321 §4.1.1.7), not implemented.
     case expand
-    /// STARTTLS (RFC 3207), not implemented: TLS is implicit.
+    /// STARTTLS (RFC 3207): on the submission listener only; the onion
+    /// listener's TLS is implicit.
     case startTLS
-    /// AUTH (RFC 4954), not implemented.
+    /// AUTH (RFC 4954): on the submission listener only.
     case authenticate
     /// TURN (RFC 1123 §5.2.9), not implemented.
     case turn
@@ -92,6 +94,9 @@ struct VerbFlags: OptionSet, Sendable {
     /// must be read even when the verb is refused; its sequence checks are
     /// answered after that data.
     static let consumesDataWhenRefused = VerbFlags(rawValue: 1 << 4)
+    /// The submission listener (RFC 6409) implements the verb even though
+    /// the onion listener does not (`implemented` is not set).
+    static let submission = VerbFlags(rawValue: 1 << 5)
 }
 
 /// One row of the verb table.
@@ -154,14 +159,19 @@ enum VerbTable {
         // EXPN: ends a group (RFC 2920 §3.1); not offered (RFC 5321 §7.3).
         VerbEntry(verb: .expand, name: "EXPN", requirements: [],
                   flags: [.endsPipelinedGroup]),
-        // STARTTLS must end a group (RFC 3207 §4); TLS is already on.
-        VerbEntry(verb: .startTLS, name: "STARTTLS", requirements: [],
-                  flags: [.endsPipelinedGroup]),
-        // AUTH is not offered: onion nodes relay nothing for anyone. Commands
+        // STARTTLS must end a group (RFC 3207 §4). The onion listener's TLS
+        // is already on; the submission listener offers it after EHLO (it is
+        // an extension, RFC 5321 §4.1.1.1) and outside a transaction (its
+        // state is forgotten by the handshake, RFC 3207 §4.2).
+        VerbEntry(verb: .startTLS, name: "STARTTLS", requirements: [.hello, .extendedHello, .noTransaction],
+                  flags: [.endsPipelinedGroup, .submission]),
+        // AUTH is not offered on the onion listener: onion nodes relay
+        // nothing for anyone. On the submission listener it needs EHLO and
+        // is refused inside a transaction with 503 (RFC 4954 §4). Commands
         // of extensions end a group unless their extension says otherwise
         // (RFC 2920 §3.1).
-        VerbEntry(verb: .authenticate, name: "AUTH", requirements: [],
-                  flags: [.endsPipelinedGroup]),
+        VerbEntry(verb: .authenticate, name: "AUTH", requirements: [.hello, .extendedHello, .noTransaction],
+                  flags: [.endsPipelinedGroup, .submission]),
         // TURN: ends a group (RFC 2920 §3.1); obsolete (RFC 2821 §4.1.1).
         VerbEntry(verb: .turn, name: "TURN", requirements: [],
                   flags: [.endsPipelinedGroup]),
@@ -191,6 +201,17 @@ enum VerbTable {
     /// The names of the implemented verbs, for HELP.
     static var implementedNames: [String] {
         entries.filter { $0.flags.contains(.implemented) }.map { $0.name }
+    }
+
+    /// The names of the verbs the submission listener implements, for HELP.
+    static var submissionNames: [String] {
+        entries.filter { $0.flags.contains(.implemented) || $0.flags.contains(.submission) }.map { $0.name }
+    }
+
+    /// Whether `entry` runs on a listener with (`submission`) or without the
+    /// submission verbs.
+    static func isImplemented(_ entry: VerbEntry, submission: Bool) -> Bool {
+        entry.flags.contains(.implemented) || (submission && entry.flags.contains(.submission))
     }
 }
 
