@@ -30,5 +30,10 @@ bash scripts/check-embedded.sh
 echo "== static release binary"
 bash scripts/build-static.sh
 
+echo "== figures (benchmarks print; they do not pass or fail on speed)"
+bash scripts/measure-rss.sh .build/dist/smtorp
+rm -f .build/tor-timings.txt
+python3 scripts/bench-delivery.py --messages 100
+
 echo "== integration tests"
 SMTORP_BIN="$(swift build --show-bin-path)/smtorp" python3 -m pytest -q Tests/integration

@@ -146,3 +146,12 @@ def stored_body(path):
     assert rest.startswith(b"\t"), "Received header must fold onto one continuation line"
     _, _, body = rest.partition(b"\r\n")
     return first + b"\r\n" + rest.split(b"\r\n", 1)[0] + b"\r\n", body
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the Tor timings the end-to-end tests recorded (for the notes)."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "tor-timings.txt")
+    if os.path.exists(path):
+        terminalreporter.write_sep("-", "Tor timings")
+        for line in open(path):
+            terminalreporter.write_line(line.rstrip())
