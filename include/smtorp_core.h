@@ -555,6 +555,168 @@ SMTORP_API void smtorp_process_free(smtorp_process *process);
 SMTORP_API int smtorp_process_wait(smtorp_process *process,
                                    uint64_t milliseconds);
 
+/* ------------------------------------------------------------------ */
+/* Proof of work: Equihash                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Equihash (Biryukov & Khovratovich, "Equihash: asymmetric proof-of-work
+ * based on the generalized birthday problem", NDSS 2016), exchangeable with
+ * libequihash 1.0.6 (stef/equihash, the authors' reference code, a Debian
+ * package): a solution from either side verifies on the other.
+ *
+ * Construction, with d = n / (k + 1) and indices 0 <= i < 2^(d+1):
+ *   H(i)      = BLAKE2b-256(seed || LE32(nonce) || LE32(i))
+ *               (unkeyed, no personalization, one hash per index)
+ *   digit_j(i) = LE32(H(i)[4j .. 4j+3]) >> (32 - d),  j = 0 .. k
+ *               (the top d bits of each little-endian 32-bit word)
+ * A solution is a nonce and 2^k distinct indices forming Wagner's tree: in
+ * every node of height h + 1 (h = 0 .. k-1) the XOR of digit h over the
+ * left child's leaves equals that over the right child's (the algorithm
+ * binding), and digit k XORs to zero over all leaves.
+ *
+ * Encoding, smtorp_equihash_solution_length(n, k) bytes: BE32(nonce) (big
+ * endian, although the hash takes it little endian), then the 2^k indices
+ * in tree order, d + 1 bits each, packed most significant bit first.
+ *
+ * Canonical order (the order libequihash's solver emits): leaves compare by
+ * index; subtrees of height h >= 1 compare by (XOR of digit h-1 over their
+ * left child's leaves, then their left children, then their right
+ * children); in every node the left subtree compares below the right one.
+ * libequihash's own verify() checks only that all digits XOR to zero (it
+ * accepts, e.g., an all-zero solution); ours checks everything above.
+ *
+ * Seeds: a multiple of 4 bytes, at most SMTORP_EQUIHASH_SEED_MAX.
+ * libequihash overwrites a seed's last len % 4 bytes with the nonce (so
+ * they do not count): such seeds are refused rather than half-hashed.
+ * Parameters: 1 <= k <= 7, n a multiple of k + 1, 7 <= d <= 31 and
+ * 2^k * (d + 1) a multiple of 8 (libequihash silently truncates n / (k + 1)
+ * and a last partial byte, and its bit packer breaks on indices narrower
+ * than 8 bits: such parameters are refused). The solver also needs
+ * k + 3 <= d <= 28: with a smaller d the lists are unstable and fill up
+ * with trees that repeat an index.
+ *
+ * Default (n, k) = (96, 5), chosen by measurement (scripts/bench-pow.sh
+ * --survey, 2-core AMD EPYC VM, medians): a client puzzle that a low-power
+ * board solves in seconds, with any libequihash-compatible solver.
+ *   (n,k)   ours 1 thread   same, no SIMD   libequihash     proof
+ *   (90,5)   22 ms  7 MB     34 ms           0.34 s  27 MB   68 B
+ *   (96,5)   41 ms 14 MB     63 ms           1.1 s   55 MB   72 B
+ *   (102,5)  94 ms 28 MB    139 ms           2.1 s  109 MB   76 B
+ *   (108,5) 187 ms 54 MB    283 ms           4.5 s  218 MB   80 B
+ * At (96, 5) a board 10-30x slower than this core (Raspberry Pi class, no
+ * AVX2: the "no SIMD" column) needs about 0.6-2 s and 14 MB with our
+ * solver, and a peer on the reference solver (libequihash) 10-30 s and
+ * 55 MB: the most that still keeps such a peer "in seconds". (102, 5)
+ * doubles everything (the reference solver then needs over 100 MB and
+ * tens of seconds on a board); (90, 5) and below cost a PC almost nothing.
+ * Verification is independent of n: 2^5 = 32 BLAKE2b calls, about 7 us.
+ */
+
+/** Outcome of a verify or a solve; every failure named. */
+typedef enum smtorp_pow_result {
+    SMTORP_POW_OK = 0,
+    SMTORP_POW_BAD_PARAMETERS = 1,    /* (n, k) not supported (see above)  */
+    SMTORP_POW_BAD_SEED = 2,          /* NULL with a length, length not a
+                                         multiple of 4 or above the max    */
+    SMTORP_POW_BAD_LENGTH = 3,        /* solution (or index count) length
+                                         is not the one of (n, k)          */
+    SMTORP_POW_INDEX_OUT_OF_RANGE = 4,/* an index >= 2^(d+1) (only through
+                                         smtorp_equihash_verify_indices:
+                                         d + 1 packed bits cannot be)      */
+    SMTORP_POW_DUPLICATE_INDEX = 5,   /* an index appears twice            */
+    SMTORP_POW_NONZERO_XOR = 6,       /* a collision fails at some level   */
+    SMTORP_POW_WRONG_ORDER = 7,       /* valid tree, not canonical order   */
+    SMTORP_POW_NO_MEMORY = 8,
+    SMTORP_POW_CANCELLED = 9,         /* the cancel flag was set           */
+    SMTORP_POW_NO_SOLUTION = 10,      /* no nonce in 2..0xFFFFF had one    */
+    SMTORP_POW_INVALID_ARGUMENT = 11, /* a NULL pointer, max_solutions 0,
+                                         threads outside 1..THREADS_MAX   */
+    SMTORP_POW_THREAD = 12            /* a worker thread did not start     */
+} smtorp_pow_result;
+
+/** A static English description of `result`, never NULL. */
+SMTORP_API const char *smtorp_pow_result_string(smtorp_pow_result result);
+
+#define SMTORP_EQUIHASH_DEFAULT_N 96
+#define SMTORP_EQUIHASH_DEFAULT_K 5
+#define SMTORP_EQUIHASH_SEED_MAX 65532 /* libequihash keeps seed_len in 16
+                                          bits                            */
+#define SMTORP_EQUIHASH_THREADS_MAX 64
+/** The constants above, as getters. Any thread. */
+SMTORP_API unsigned smtorp_equihash_default_n(void);
+SMTORP_API unsigned smtorp_equihash_default_k(void);
+SMTORP_API size_t smtorp_equihash_seed_max(void);
+SMTORP_API unsigned smtorp_equihash_threads_max(void);
+
+/** Bytes of one encoded solution: 4 + 2^k * (d + 1) / 8 (72 for (96, 5)),
+ *  0 when (n, k) is not supported. Any thread. */
+SMTORP_API size_t smtorp_equihash_solution_length(unsigned n, unsigned k);
+/** The solver's working memory for (n, k) with one thread, in bytes, all
+ *  allocated by smtorp_equihash_solver_new (0 when the solver does not
+ *  support (n, k)). More threads add a little (per-thread margins). */
+SMTORP_API size_t smtorp_equihash_memory_bytes(unsigned n, unsigned k);
+
+/** Verifies an encoded solution of (n, k) for `seed`: length, ranges,
+ *  distinct indices, every collision of the tree, canonical order, in that
+ *  order of checks (the first failure is returned). Allocates nothing,
+ *  2^k hashes. Any thread. */
+SMTORP_API SMTORP_WUR smtorp_pow_result smtorp_equihash_verify(
+    unsigned n, unsigned k, const uint8_t *seed, size_t seed_len,
+    const uint8_t *solution, size_t solution_len);
+/** The same on a decoded solution: `nonce` and `count` = 2^k indices in
+ *  tree order. Any thread. */
+SMTORP_API SMTORP_WUR smtorp_pow_result smtorp_equihash_verify_indices(
+    unsigned n, unsigned k, const uint8_t *seed, size_t seed_len,
+    uint32_t nonce, const uint32_t *indices, size_t count);
+
+typedef struct smtorp_equihash_solver smtorp_equihash_solver;
+
+/** Progress of a solve: `step` of `steps` (= k + 1: filling the list, then
+ *  one per collision round) done for `nonce` (a nonce whose lists outgrow
+ *  the preallocated margins, which is rare, is redone from step 1). Called
+ *  on the thread that called smtorp_equihash_solve() (the other solver
+ *  threads are parked at that moment), never concurrently; it may set the
+ *  cancel flag. */
+typedef void (*smtorp_equihash_progress_cb)(uint32_t nonce, unsigned step,
+                                            unsigned steps, void *arg);
+
+/** A solver for (n, k) running `threads` threads (1..THREADS_MAX; the
+ *  calling thread is one of them; a thread works on whole buckets, so at
+ *  most 2^(d-8) are used: tiny (n, k) run on one) that preallocates all its
+ *  tables. */
+SMTORP_API SMTORP_WUR smtorp_pow_result smtorp_equihash_solver_new(
+    unsigned n, unsigned k, unsigned threads, smtorp_equihash_solver **out);
+SMTORP_API void smtorp_equihash_solver_free(smtorp_equihash_solver *solver);
+/** The memory this solver holds now, in bytes (0 for NULL). */
+SMTORP_API size_t smtorp_equihash_solver_memory_bytes(
+    const smtorp_equihash_solver *solver);
+
+/**
+ * Solves for `seed`: tries nonces 2, 3, ... (as libequihash does) until one
+ * has solutions and returns all of them for that nonce (distinct, canonical
+ * order, sorted bytewise), at most `max_solutions`, one after the other in
+ * `solutions_out` (max_solutions * solution_len bytes, zeroed first;
+ * solution_len must be smtorp_equihash_solution_length(n, k)). *found is
+ * zeroed first, then set to the number written. Blocks the calling thread;
+ * starts threads - 1 more for the duration of the call. One solve at a time
+ * per solver.
+ *
+ * `progress` (may be NULL) is called as described above. `cancel_flag`
+ * (may be NULL) is read atomically between buckets and rounds: once it is
+ * non-zero the solve stops within a bucket's work (microseconds) and
+ * returns SMTORP_POW_CANCELLED with nothing written. Set it with
+ * smtorp_equihash_cancel() (from any thread, including `progress`); the
+ * solver never resets it.
+ */
+SMTORP_API SMTORP_WUR smtorp_pow_result smtorp_equihash_solve(
+    smtorp_equihash_solver *solver, const uint8_t *seed, size_t seed_len,
+    uint8_t *solutions_out, size_t max_solutions, size_t solution_len,
+    size_t *found, smtorp_equihash_progress_cb progress,
+    const int *cancel_flag, void *arg);
+/** Sets `*cancel_flag` to 1 with an atomic store. Any thread. */
+SMTORP_API void smtorp_equihash_cancel(int *cancel_flag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libevent-dev libssl-dev libsodium-dev libqrencode-dev zbar-tools
+  libequihash-dev hashcash
   tor
   swaks libnet-ssleay-perl libio-socket-ssl-perl
   openssl python3 python3-pytest

@@ -12,6 +12,8 @@ bash scripts/setup.sh
 
 echo "== C core tests"
 bash scripts/test-c-core.sh
+echo "== Equihash kernel tests (libequihash as an independent oracle)"
+bash scripts/test-equihash.sh | tail -n 3
 
 echo "== build"
 swift build --product smtorp 2>&1 | tail -n 3
@@ -32,6 +34,7 @@ bash scripts/build-static.sh
 
 echo "== figures (benchmarks print; they do not pass or fail on speed)"
 bash scripts/measure-rss.sh .build/dist/smtorp
+bash scripts/bench-pow.sh
 rm -f .build/tor-timings.txt
 python3 scripts/bench-delivery.py --messages 100
 
