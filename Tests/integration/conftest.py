@@ -46,7 +46,8 @@ class Node:
         args += self.extra
         self.log = []
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self.reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self.reader.start()
         line = self.wait_for_log(r"listening on 127\.0\.0\.1:(\d+)")
         self.port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
         return self
@@ -69,7 +70,8 @@ class Node:
                     if rx.search(self.log[i]):
                         return self.log[i]
                     i += 1
-                if self.proc.poll() is not None and i >= len(self.log):
+                if self.proc.poll() is not None and i >= len(self.log) and not self.reader.is_alive():
+                    # exited, and every line it wrote has been read (EOF)
                     raise AssertionError("smtorp exited (%s) before %r:\n%s"
                                          % (self.proc.returncode, pattern, "".join(self.log)))
                 left = end - time.monotonic()
