@@ -717,6 +717,178 @@ SMTORP_API SMTORP_WUR smtorp_pow_result smtorp_equihash_solve(
 /** Sets `*cancel_flag` to 1 with an atomic store. Any thread. */
 SMTORP_API void smtorp_equihash_cancel(int *cancel_flag);
 
+/* ------------------------------------------------------------------ */
+/* Proof of work: effort, Argon2id puzzle, legacy hashcash            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Three small proofs of work beside Equihash, sharing one result enum.
+ *
+ * Results: smtorp_work_result is a new enum rather than new cases of
+ * smtorp_pow_result (equihash.c switches over that one with -Wswitch, so
+ * added cases would break its -Werror build). Where a meaning is shared the
+ * number is the same as in smtorp_pow_result (OK 0, NO_MEMORY 8, CANCELLED
+ * 9, INVALID_ARGUMENT 11, THREAD 12); the new cases start at 13, so the two
+ * enums can be merged later without renumbering.
+ *
+ * 1. Effort (the rule of Tor's onion-service PoW, proposal 327): a 32-bit
+ *    value h passes effort E when (uint64_t)h * E <= 0xFFFFFFFF, so a
+ *    random h passes with probability about 1/E; E = 0 and E = 1 accept
+ *    every h. For a proof `solution` of some puzzle seeded by `challenge`
+ *    (say an Equihash solution and its seed):
+ *      h = BE32(BLAKE2b-256(solution || challenge)[0 .. 3])
+ *    (unkeyed, no personalization, 32-byte output, the first 4 bytes read
+ *    big endian). The two inputs are concatenated without lengths: use it
+ *    where the solution length is fixed by the scheme.
+ *
+ * 2. Argon2id puzzle (memory-hard, no solver shortcut): for a challenge C
+ *    (the caller's bytes, e.g. a hash of the stamp's binding fields, 1 ..
+ *    SMTORP_ARGON2_POW_CHALLENGE_MAX bytes) a nonce N is a proof at effort
+ *    E when h passes E, with
+ *      A = Argon2id v1.3 (libsodium crypto_pwhash_argon2id, 1 lane):
+ *            password = C || LE64(N), salt = the 16 ASCII bytes
+ *            "smtorp-pow-argon" (fixed: C is already in the password),
+ *            t = opslimit passes, m = memlimit bytes, 32-byte output
+ *      h = BE32(A[0 .. 3])
+ *    opslimit 1 .. SMTORP_ARGON2_POW_OPSLIMIT_MAX, memlimit a multiple of
+ *    1024 in 8 KiB .. SMTORP_ARGON2_POW_MEMLIMIT_MAX (4 MiB), both part of
+ *    the proof's parameters (a verifier must use the prover's). Default
+ *    1 pass, 1 MiB: roughly a millisecond per hash on a PC, so effort E
+ *    costs the prover E hashes on average and the verifier one.
+ *
+ * 3. Legacy hashcash v1 (Adam Back; the format of the `hashcash` tool
+ *    1.22): the stamp "1:bits:date:resource:ext:rand:counter" is valid when
+ *    SHA-1 of the whole stamp (the ASCII string, no newline) begins with at
+ *    least `bits` zero bits. Interoperates both ways with that tool
+ *    (`hashcash -m -b 16 -r R` / `hashcash -cqy -b 16 -r R STAMP`).
+ */
+
+/** Outcome of the functions of this section; every failure named. */
+typedef enum smtorp_work_result {
+    SMTORP_WORK_OK = 0,
+    SMTORP_WORK_NO_MEMORY = 8,
+    SMTORP_WORK_CANCELLED = 9,          /* the cancel flag was set          */
+    SMTORP_WORK_INVALID_ARGUMENT = 11,  /* NULL pointer, empty or too long
+                                           challenge, threads out of range */
+    SMTORP_WORK_THREAD = 12,            /* a worker thread did not start    */
+    SMTORP_WORK_INSUFFICIENT_EFFORT = 13, /* well formed, not enough work   */
+    SMTORP_WORK_BAD_PARAMETERS = 14,    /* opslimit/memlimit or bits out of
+                                           range                           */
+    SMTORP_WORK_EXHAUSTED = 15,         /* the 64-bit nonce space (or the
+                                           hashcash counter) ran out       */
+    SMTORP_WORK_BUFFER_TOO_SMALL = 16,  /* the output buffer cannot hold it */
+    SMTORP_WORK_MALFORMED = 17,         /* not a hashcash v1 stamp, or a
+                                           field with a forbidden byte     */
+    SMTORP_WORK_CRYPTO = 18             /* libsodium/OpenSSL failed         */
+} smtorp_work_result;
+
+/** A static English description of `result`, never NULL. Any thread. */
+SMTORP_API const char *smtorp_work_result_string(smtorp_work_result result);
+
+/* -- 1. Effort ------------------------------------------------------ */
+
+/** 1 when (uint64_t)h * effort <= 0xFFFFFFFF (always for effort 0 and 1),
+ *  else 0. Any thread. */
+SMTORP_API int smtorp_pow_effort_ok(uint32_t h, uint32_t effort);
+/** h = BE32(BLAKE2b-256(solution || challenge)[0..3]) into *h_out (zeroed
+ *  first). Either input may be empty (NULL with length 0). Any thread. */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_pow_effort_value(
+    const uint8_t *solution, size_t solution_len, const uint8_t *challenge,
+    size_t challenge_len, uint32_t *h_out);
+/** smtorp_pow_effort_value then smtorp_pow_effort_ok: SMTORP_WORK_OK or
+ *  SMTORP_WORK_INSUFFICIENT_EFFORT. Any thread. */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_pow_effort_check(
+    const uint8_t *solution, size_t solution_len, const uint8_t *challenge,
+    size_t challenge_len, uint32_t effort);
+
+/* -- 2. Argon2id puzzle --------------------------------------------- */
+
+#define SMTORP_ARGON2_POW_SALT "smtorp-pow-argon" /* 16 bytes, no NUL   */
+#define SMTORP_ARGON2_POW_DEFAULT_OPSLIMIT 1
+#define SMTORP_ARGON2_POW_DEFAULT_MEMLIMIT (1024u * 1024u)
+#define SMTORP_ARGON2_POW_OPSLIMIT_MAX 8
+#define SMTORP_ARGON2_POW_MEMLIMIT_MIN (8u * 1024u)
+#define SMTORP_ARGON2_POW_MEMLIMIT_MAX (4u * 1024u * 1024u)
+#define SMTORP_ARGON2_POW_CHALLENGE_MAX 1024
+#define SMTORP_ARGON2_POW_THREADS_MAX 64
+
+/** The 32-bit value h of `nonce` (see above) into *h_out (zeroed first).
+ *  One Argon2id evaluation; allocates memlimit bytes. Any thread. */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_argon2_pow_value(
+    const uint8_t *challenge, size_t challenge_len, uint64_t opslimit,
+    size_t memlimit, uint64_t nonce, uint32_t *h_out);
+
+/** Verifies `nonce`: SMTORP_WORK_OK, SMTORP_WORK_INSUFFICIENT_EFFORT, or
+ *  an argument error (SMTORP_WORK_INVALID_ARGUMENT, _BAD_PARAMETERS). One
+ *  Argon2id evaluation (none for effort 0 and 1, after the argument
+ *  checks). Any thread. */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_argon2_pow_verify(
+    const uint8_t *challenge, size_t challenge_len, uint32_t effort,
+    uint64_t opslimit, size_t memlimit, uint64_t nonce);
+
+/** Progress of a solve: `tried` nonces evaluated so far (all threads).
+ *  Called on the thread that called smtorp_argon2_pow_solve() after each of
+ *  its own evaluations, never concurrently; it may set the cancel flag. */
+typedef void (*smtorp_argon2_pow_progress_cb)(uint64_t tried, void *arg);
+
+/**
+ * Searches nonces start_nonce, start_nonce + 1, ... and writes to *nonce_out
+ * (zeroed first) the FIRST one that passes `effort`: the same answer for any
+ * number of threads. Effort 0 and 1 answer start_nonce without hashing.
+ * `threads` 1 .. SMTORP_ARGON2_POW_THREADS_MAX (the calling thread is one;
+ * each holds memlimit bytes while hashing). Blocks the calling thread.
+ * `progress` and `cancel_flag` may be NULL; the flag is read atomically
+ * before every evaluation: once non-zero the solve returns
+ * SMTORP_WORK_CANCELLED (nothing written) within one evaluation per thread.
+ * Set it with smtorp_pow_cancel() (any thread); the solver never resets it.
+ * SMTORP_WORK_EXHAUSTED if no nonce up to start_nonce + 2^64 - 2 passes.
+ */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_argon2_pow_solve(
+    const uint8_t *challenge, size_t challenge_len, uint32_t effort,
+    uint64_t opslimit, size_t memlimit, unsigned threads,
+    uint64_t start_nonce, uint64_t *nonce_out,
+    smtorp_argon2_pow_progress_cb progress, const int *cancel_flag,
+    void *arg);
+/** Sets `*cancel_flag` to 1 with an atomic store (NULL is a no-op). Any
+ *  thread. Same effect as smtorp_equihash_cancel(). */
+SMTORP_API void smtorp_pow_cancel(int *cancel_flag);
+
+/* -- 3. Legacy hashcash v1 ------------------------------------------ */
+
+#define SMTORP_HASHCASH_BITS_MAX 40
+#define SMTORP_HASHCASH_STAMP_MAX 512 /* longest stamp check accepts     */
+
+/**
+ * Mints "1:bits:date:resource::rand:counter" into `out` (a NUL-terminated
+ * string; `out` zeroed first, then holding "" on any failure) with
+ * 1 <= bits <= SMTORP_HASHCASH_BITS_MAX (about 2^bits SHA-1 calls).
+ * `resource`: 1+ printable ASCII bytes other than ':' (e.g. the address).
+ * `date`: "YYMMDD", "YYMMDDhhmm" or "YYMMDDhhmmss" (digits), or NULL for
+ * today's UTC date as YYMMDD (what the tool writes). `rand`: 1+ bytes of
+ * the base64 alphabet (A-Z a-z 0-9 + / =), or NULL for 16 random ones.
+ * The counter is base64 characters (as the tool's). The extension field is
+ * empty. `cancel_flag` (may be NULL) is read atomically every 4096 hashes:
+ * SMTORP_WORK_CANCELLED. One thread (the caller's).
+ */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_hashcash_mint(
+    unsigned bits, const char *resource, const char *date, const char *rand,
+    char *out, size_t out_size, const int *cancel_flag);
+
+/**
+ * Checks the shape and the work of a v1 stamp of `len` bytes (no NUL or
+ * newline; at most SMTORP_HASHCASH_STAMP_MAX): version "1", bits decimal
+ * 0 .. 160, 7 fields, date of 6, 10 or 12 digits, non-empty resource,
+ * rand and counter, no control bytes. *bits_out (zeroed first) receives the
+ * number of leading zero bits of SHA-1(stamp) whenever the stamp is well
+ * formed. SMTORP_WORK_OK when that is >= the stamp's claimed bits,
+ * SMTORP_WORK_INSUFFICIENT_EFFORT when below, SMTORP_WORK_MALFORMED
+ * otherwise. The caller compares *bits_out (or the claimed bits) with its
+ * minimum and checks the resource, the date and double spending. Any
+ * thread.
+ */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_hashcash_check(
+    const char *stamp, size_t len, unsigned *bits_out);
+
 #ifdef __cplusplus
 }
 #endif

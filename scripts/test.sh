@@ -14,6 +14,8 @@ echo "== C core tests"
 bash scripts/test-c-core.sh
 echo "== Equihash kernel tests (libequihash as an independent oracle)"
 bash scripts/test-equihash.sh | tail -n 3
+echo "== Argon2id, effort and hashcash kernel tests (the hashcash tool as an independent peer)"
+bash scripts/test-pow.sh | tail -n 3
 
 echo "== build"
 swift build --product smtorp 2>&1 | tail -n 3
