@@ -142,7 +142,7 @@ public final class QueueRunner {
         connection.onReport = { [unowned(unsafe) self] report, fingerprint in
             guard let m = job.messages.first(where: { $0.id.text == report.identifier }) else { return }
             let single = DeliveryJob(destination: job.destination, fingerprintLabel: job.fingerprintLabel, messages: [m])
-            var partial = ConnectionOutcome(reports: [report], failure: nil, serverFingerprint: fingerprint,
+            let partial = ConnectionOutcome(reports: [report], failure: nil, serverFingerprint: fingerprint,
                                             tlsVersion: "", tlsCipher: "")
             self.record(single.results(from: partial), outcome: partial, destination: destination)
             recorded.append(report.identifier)
