@@ -37,6 +37,7 @@ bash scripts/build-static.sh
 echo "== figures (benchmarks print; they do not pass or fail on speed)"
 bash scripts/measure-rss.sh .build/dist/smtorp
 bash scripts/bench-pow.sh
+.build/dist/smtorp pow bench --seconds 1
 rm -f .build/tor-timings.txt
 python3 scripts/bench-delivery.py --messages 100
 

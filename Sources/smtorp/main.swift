@@ -43,6 +43,7 @@ commands:
   sendmail   the sendmail(1) interface: queue a message from standard input
   queue      list the outbound queue (like mailq), flush it, remove a message
   passwd     add a user (or change a password) for the submission listener
+  pow        proof of work: `pow bench` measures this machine
   help       show help for a command
 
 options:
@@ -853,6 +854,28 @@ func passwd(_ args: [String]) throws(CLIError) {
     say("password set for " + user + " in " + path)
 }
 
+let powHelp = """
+usage: smtorp pow bench [--seconds S] [--threads N]
+
+Measures this machine's proof-of-work speed: Equihash (96,5) solves per
+second and solver memory, Argon2id (1 MiB) and hashcash evaluations per
+second, so that efforts can be chosen in expected seconds.
+"""
+
+func pow(_ args: [String]) throws(CLIError) -> Int32 {
+    guard args.first == "bench" else {
+        if args.first == "--help" || args.first == "-h" { say(powHelp); return ExitCode.ok }
+        throw .usage("pow takes `bench` (see smtorp pow --help)")
+    }
+    let options = try parseOptions(Array(args.dropFirst()), allowed: [], help: powHelp, extras: ["--seconds", "--threads"])
+    let budget = Double(options.extras["--seconds"] ?? "2") ?? -1
+    let threads = UInt32(options.extras["--threads"] ?? "1") ?? 0
+    guard budget > 0, budget <= 600, threads >= 1, threads <= 64 else {
+        throw .usage("--seconds takes 0.1 to 600, --threads 1 to 64")
+    }
+    return PowBench.run(budget: budget, threads: threads)
+}
+
 let contactsHelp = """
 usage: smtorp contacts [options]
 
@@ -898,6 +921,7 @@ func run() -> Int32 {
             case "sendmail": say(sendmailHelp)
             case "queue": say(queueHelp)
             case "passwd": say(passwdHelp)
+            case "pow": say(powHelp)
             case nil: say(mainHelp)
             case let other?: throw .usage("no command " + other)
             }
@@ -908,6 +932,7 @@ func run() -> Int32 {
         case "sendmail": return try sendmail(rest)
         case "queue": try queue(rest)
         case "passwd": try passwd(rest)
+        case "pow": return try pow(rest)
         case "serve": try serve(rest)
         case "address": try address(rest)
         default: throw .usage("unknown command " + command + " (try smtorp --help)")

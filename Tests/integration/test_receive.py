@@ -299,6 +299,10 @@ def test_bad_configuration_is_a_clear_error(tmp_path):
 def test_help_and_version():
     r = subprocess.run([BIN, "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("smtorp ")
-    for cmd in ("serve", "address"):
+    r = subprocess.run([BIN, "pow", "bench", "--seconds", "0.2"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "eqh96-5" in r.stdout and "a2id-1m" in r.stdout and "hc1" in r.stdout, r.stdout
+    r = subprocess.run([BIN, "pow", "bench", "--seconds", "0"], capture_output=True, text=True)
+    assert r.returncode == 64
+    for cmd in ("serve", "address", "init", "check", "send", "sendmail", "queue", "contacts", "passwd", "pow"):
         r = subprocess.run([BIN, cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith("usage: smtorp " + cmd)
