@@ -350,6 +350,11 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_sha256(
 /** Compares two buffers in constant time: 1 when equal, else 0. */
 SMTORP_API int smtorp_constant_time_equal(const uint8_t *a, const uint8_t *b,
                                           size_t length);
+/** 1 when `public_key` is a valid Ed25519 public key (canonical encoding, on
+ *  the curve, in the prime-order subgroup, not of small order: libsodium's
+ *  crypto_core_ed25519_is_valid_point), else 0. Tor refuses onion names whose
+ *  key is not. */
+SMTORP_API int smtorp_ed25519_is_valid_public_key(const uint8_t public_key[32]);
 /** The Ed25519 public key of a 32-byte seed. */
 SMTORP_API SMTORP_WUR smtorp_result smtorp_ed25519_public_key(
     const uint8_t seed[32], uint8_t out[32]);

@@ -91,6 +91,11 @@ SMTORP_API int smtorp_constant_time_equal(const uint8_t *a, const uint8_t *b,
     return CRYPTO_memcmp(a, b, length) == 0;
 }
 
+SMTORP_API int smtorp_ed25519_is_valid_public_key(const uint8_t public_key[32]) {
+    if (public_key == NULL || !sodium_ready()) return 0;
+    return crypto_core_ed25519_is_valid_point(public_key) == 1;
+}
+
 SMTORP_API smtorp_result smtorp_ed25519_public_key(const uint8_t seed[32],
                                                    uint8_t out[32]) {
     if (seed == NULL || out == NULL) return SMTORP_ERR_INVALID_ARGUMENT;

@@ -8,9 +8,12 @@ import XCTest
 @testable import SMTorP
 import SMTorPCore
 
-/// A valid onion host name made from key `n` (checksum and all).
+/// A valid onion host name for sample `n`: the public key of the Ed25519
+/// seed (n, n, ...), so that it is a real curve point as Tor requires.
 func sampleOnion(_ n: UInt8) -> String {
-    (try! OnionAddress(publicKey: [UInt8](repeating: n, count: 32))).hostname
+    var publicKey = [UInt8](repeating: 0, count: 32)
+    precondition(smtorp_ed25519_public_key([UInt8](repeating: n, count: 32), &publicKey) == SMTORP_OK)
+    return (try! OnionAddress(publicKey: publicKey)).hostname
 }
 
 /// `local@<onion n>`.

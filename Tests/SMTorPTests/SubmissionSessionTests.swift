@@ -10,7 +10,7 @@ import XCTest
 
 /// The node of these tests and a remote SMTorP node.
 enum SubmissionNode {
-    static let onion = "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp3kead.onion"
+    static let onion = "aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion"
     static let label = "mzxw6ytboimzxw6ytboimzxw6ytboimzxw6ytboimzxw6ytboiab"
     static let remote = "hnvcppgow2sc2yvdvdicu3ynonsteflxdxrehjr2ybekdc2z3iu63yid.onion"
 

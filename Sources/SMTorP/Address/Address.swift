@@ -305,6 +305,9 @@ extension OnionAddress {
             throw .onionNotBase32
         }
         guard Array(derived.label.utf8) == label else { throw .onionBadChecksum }
+        // Tor refuses (SOCKS 0xF6) a name whose key is not a point of the
+        // prime-order subgroup; so do we, with a clearer reason.
+        guard smtorp_ed25519_is_valid_public_key(publicKey) == 1 else { throw .onionBadKey }
         self = derived
     }
 

@@ -21,6 +21,7 @@ public enum AddressError: Error, Equatable, Sendable {
     case onionNotBase32
     case onionBadVersion(UInt8)
     case onionBadChecksum
+    case onionBadKey
     case onionTooManyLabels
     case fingerprintNotBase32
     case fingerprintTooShort(characters: Int, minimum: Int)
@@ -47,6 +48,7 @@ public enum AddressError: Error, Equatable, Sendable {
         case .onionNotBase32: return "onion-base32"
         case .onionBadVersion: return "onion-version"
         case .onionBadChecksum: return "onion-checksum"
+        case .onionBadKey: return "onion-key"
         case .onionTooManyLabels: return "onion-labels"
         case .fingerprintNotBase32: return "fingerprint-base32"
         case .fingerprintTooShort: return "fingerprint-too-short"
@@ -82,6 +84,8 @@ public enum AddressError: Error, Equatable, Sendable {
         case .onionBadVersion(let v):
             return "the onion name says version " + String(v) + "; only version 3 exists"
         case .onionBadChecksum: return "the onion name's checksum does not match: a character is mistyped"
+        case .onionBadKey:
+            return "the onion name's checksum is right but its key is not a valid Ed25519 public key: no onion service can have this name"
         case .onionTooManyLabels:
             return "only one label (the TLS fingerprint) may stand before the onion name"
         case .fingerprintNotBase32: return "the fingerprint label holds characters outside base32 (a-z, 2-7)"
