@@ -33,11 +33,10 @@
 
 #include "smtorp_core.h"
 
-/* fsync() the directory that holds `path`. */
-static smtorp_result sync_parent_directory(const char *path) {
-    char dir[PATH_MAX];
+/* The directory part of `path` ("." when it has none), in `dir`. */
+static int directory_of(const char *path, char *dir, size_t size) {
     size_t len = strlen(path);
-    if (len == 0 || len >= sizeof dir) return SMTORP_ERR_INVALID_ARGUMENT;
+    if (len == 0 || len >= size) return -1;
     memcpy(dir, path, len + 1);
     char *slash = strrchr(dir, '/');
     if (slash == NULL) {
@@ -48,6 +47,13 @@ static smtorp_result sync_parent_directory(const char *path) {
     } else {
         *slash = '\0';
     }
+    return 0;
+}
+
+/* fsync() the directory that holds `path`. */
+static smtorp_result sync_parent_directory(const char *path) {
+    char dir[PATH_MAX];
+    if (directory_of(path, dir, sizeof dir) != 0) return SMTORP_ERR_INVALID_ARGUMENT;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return SMTORP_ERR_IO;
     int rc = fsync(fd);
@@ -70,29 +76,49 @@ static int write_all(int fd, const uint8_t *data, size_t length) {
     return 0;
 }
 
+/* Creates `tmp_path` exclusively (0600, never through a symbolic link),
+ * writes the parts, fsyncs and closes it. On failure the temporary file is
+ * gone. Both durable writers below start with this: the data must be on disk
+ * before any name makes it visible (a crash after the rename or link but
+ * before the data reached the disk would leave an empty or partial file). */
+static smtorp_result write_synced_temporary(const char *tmp_path,
+                                            const uint8_t *const *parts,
+                                            const size_t *part_lengths,
+                                            size_t part_count) {
+    if (tmp_path == NULL ||
+        (part_count > 0 && (parts == NULL || part_lengths == NULL)))
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    int fd = open(tmp_path,
+                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return errno == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
+    int failed = 0;
+    for (size_t i = 0; i < part_count && !failed; i++) {
+        if (part_lengths[i] > 0 &&
+            (parts[i] == NULL || write_all(fd, parts[i], part_lengths[i]) != 0))
+            failed = 1;
+    }
+    if (!failed && fsync(fd) != 0) failed = 1;
+    int saved = errno;
+    if (close(fd) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
+        unlink(tmp_path);
+        errno = saved;
+        return SMTORP_ERR_IO;
+    }
+    return SMTORP_OK;
+}
+
 SMTORP_API smtorp_result smtorp_fs_write_durable(
     const char *tmp_path, const char *final_path,
     const uint8_t *const *parts, const size_t *part_lengths,
     size_t part_count) {
-    if (tmp_path == NULL || final_path == NULL ||
-        (part_count > 0 && (parts == NULL || part_lengths == NULL)))
-        return SMTORP_ERR_INVALID_ARGUMENT;
-
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return errno == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
-
-    for (size_t i = 0; i < part_count; i++) {
-        if (part_lengths[i] > 0 &&
-            (parts[i] == NULL || write_all(fd, parts[i], part_lengths[i]) != 0))
-            goto fail_open;
-    }
-    /* The data must be on disk before the name that makes it visible. */
-    if (fsync(fd) != 0) goto fail_open;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
+    if (final_path == NULL) return SMTORP_ERR_INVALID_ARGUMENT;
+    smtorp_result written =
+        write_synced_temporary(tmp_path, parts, part_lengths, part_count);
+    if (written != SMTORP_OK) return written;
     /* Refuse to replace an existing file: unique names are the caller's job,
      * and silently overwriting a stored message would lose mail. link() fails
      * with EEXIST where rename() would replace. */
@@ -115,88 +141,34 @@ SMTORP_API smtorp_result smtorp_fs_write_durable(
         return r;
     }
     return SMTORP_OK;
-
-fail_open: {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-    }
-fail: {
-        int saved = errno;
-        unlink(tmp_path);
-        errno = saved;
-    }
-    return SMTORP_ERR_IO;
-}
-
-/* The directory part of `path` ("." when it has none), in `dir`. */
-static int directory_of(const char *path, char *dir, size_t size) {
-    size_t len = strlen(path);
-    if (len == 0 || len >= size) return -1;
-    memcpy(dir, path, len + 1);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL) {
-        dir[0] = '.';
-        dir[1] = '\0';
-    } else if (slash == dir) {
-        dir[1] = '\0';
-    } else {
-        *slash = '\0';
-    }
-    return 0;
 }
 
 SMTORP_API smtorp_result smtorp_fs_replace_durable(
     const char *tmp_path, const char *final_path,
     const uint8_t *const *parts, const size_t *part_lengths,
     size_t part_count) {
-    if (tmp_path == NULL || final_path == NULL ||
-        (part_count > 0 && (parts == NULL || part_lengths == NULL)))
-        return SMTORP_ERR_INVALID_ARGUMENT;
-
+    if (tmp_path == NULL || final_path == NULL) return SMTORP_ERR_INVALID_ARGUMENT;
     /* A temporary file left by a crash in the middle of an earlier replace
      * holds nothing anyone relies on: the old final file was still in place.
      * Remove it, then create afresh with O_EXCL so that we never write
      * through a file (or a symbolic link) someone else put there. */
     if (unlink(tmp_path) != 0 && errno != ENOENT) return SMTORP_ERR_IO;
-    int fd = open(tmp_path,
-                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return errno == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
-
-    for (size_t i = 0; i < part_count; i++) {
-        if (part_lengths[i] > 0 &&
-            (parts[i] == NULL || write_all(fd, parts[i], part_lengths[i]) != 0))
-            goto fail_open;
-    }
-    /* The new content must be on disk before the name points at it: a crash
-     * after the rename but before the data reached the disk would otherwise
-     * leave final_path empty or partial, losing the old and the new state. */
-    if (fsync(fd) != 0) goto fail_open;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
+    smtorp_result written =
+        write_synced_temporary(tmp_path, parts, part_lengths, part_count);
+    if (written != SMTORP_OK) return written;
     /* rename() replaces final_path atomically: a reader (or a restart after
      * a crash) sees the old file or the new one, never a mixture, never
      * none. */
-    if (rename(tmp_path, final_path) != 0) goto fail;
+    if (rename(tmp_path, final_path) != 0) {
+        int saved = errno;
+        unlink(tmp_path);
+        errno = saved;
+        return SMTORP_ERR_IO;
+    }
     /* The rename is a change to the directory: only after this fsync is the
      * new content what a restart will see. If it fails the caller must not
      * rely on the new state (the old one may come back after a crash). */
     return sync_parent_directory(final_path);
-
-fail_open: {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-    }
-fail: {
-        int saved = errno;
-        unlink(tmp_path);
-        errno = saved;
-    }
-    return SMTORP_ERR_IO;
 }
 
 SMTORP_API smtorp_result smtorp_fs_rename_durable(const char *old_path,

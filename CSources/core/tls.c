@@ -207,37 +207,9 @@ static int tls_path_exists(const char *path) {
     return errno == ENOENT ? 0 : -1;
 }
 
-/* Opens and fsyncs the directory that holds `path`. */
-static smtorp_result tls_fsync_parent(const char *path) {
-    size_t length = strlen(path);
-    char *dir = malloc(length + 2);
-    if (dir == NULL)
-        return SMTORP_ERR_NO_MEMORY;
-    memcpy(dir, path, length + 1);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else if (slash == dir) {
-        dir[1] = '\0'; /* "/file" -> "/" */
-    } else {
-        *slash = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return SMTORP_ERR_IO;
-    int r = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return r == 0 ? SMTORP_OK : SMTORP_ERR_IO;
-}
-
-/* Writes `data` to "<final_path>.tmp" (created exclusively, 0600), fsyncs
- * it, then links it to `final_path` without ever replacing an existing
- * file, removes the temporary name and fsyncs the directory. On failure
- * nothing is left behind (final_path is removed again if this call had
- * created it). */
+/* Writes `data` to `final_path` durably and exclusively (fs.c:
+ * "<final_path>.tmp", fsync, link without ever replacing, fsync of the
+ * directory); nothing is left behind on failure. */
 static smtorp_result tls_write_exclusive(const char *final_path,
                                          const void *data, size_t length) {
     size_t path_length = strlen(final_path);
@@ -246,67 +218,8 @@ static smtorp_result tls_write_exclusive(const char *final_path,
     char tmp_path[PATH_MAX];
     memcpy(tmp_path, final_path, path_length);
     memcpy(tmp_path + path_length, ".tmp", 5);
-
-    int fd = open(tmp_path,
-                  O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return errno == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
-
-    const unsigned char *p = data;
-    size_t left = length;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            goto fail_open;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fsync(fd) != 0)
-        goto fail_open;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail_tmp;
-    }
-    fd = -1;
-
-    /* link() fails with EEXIST instead of replacing: the no-clobber
-     * equivalent of rename(). */
-    if (link(tmp_path, final_path) != 0) {
-        int saved = errno;
-        unlink(tmp_path);
-        errno = saved;
-        return saved == EEXIST ? SMTORP_ERR_EXISTS : SMTORP_ERR_IO;
-    }
-    if (unlink(tmp_path) != 0)
-        goto fail_final;
-    smtorp_result r = tls_fsync_parent(final_path);
-    if (r != SMTORP_OK)
-        goto fail_final;
-    return SMTORP_OK;
-
-fail_final: {
-        int saved = errno;
-        unlink(final_path);
-        unlink(tmp_path);
-        errno = saved;
-        return SMTORP_ERR_IO;
-    }
-fail_open: {
-        int saved = errno;
-        close(fd);
-        unlink(tmp_path);
-        errno = saved;
-        return SMTORP_ERR_IO;
-    }
-fail_tmp: {
-        int saved = errno;
-        unlink(tmp_path);
-        errno = saved;
-        return SMTORP_ERR_IO;
-    }
+    const uint8_t *part = data;
+    return smtorp_fs_write_durable(tmp_path, final_path, &part, &length, 1);
 }
 
 static int tls_add_extension(X509 *cert, int nid, const char *value) {
@@ -426,8 +339,8 @@ SMTORP_API smtorp_result smtorp_tls_generate_identity(
     }
     if (r != SMTORP_OK) {
         int saved = errno;
-        unlink(key_path); /* created by this call: leave nothing behind */
-        (void)tls_fsync_parent(key_path);
+        /* created by this call: leave nothing behind */
+        if (smtorp_fs_remove_durable(key_path) != SMTORP_OK) { /* nothing more to do */ }
         errno = saved;
     }
 

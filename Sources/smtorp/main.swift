@@ -587,11 +587,7 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
 
     let sender: Mailbox
     do throws(AddressError) {
-        let a = try Address.parse(fromText)
-        switch a {
-        case .smtorp(let s): sender = Mailbox(localPart: s.localPart, domain: s.domain, isQuotedLocalPart: s.isQuoted)
-        case .legacy(let l): sender = Mailbox(localPart: l.localPart, domain: l.domain, isQuotedLocalPart: l.isQuoted)
-        }
+        sender = try Address.parse(fromText).mailbox
     } catch {
         throw .usage("--from " + fromText + ": " + error.message)
     }
@@ -604,7 +600,7 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
         guard case .smtorp(let a) = parsed else {
             throw .usage("--to " + text + " is not an SMTorP address (mixing with legacy mail is refused)")
         }
-        let box = Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted)
+        let box = parsed.mailbox
         if let index = groups.firstIndex(where: { $0.0.onion == a.onion }) {
             if groups[index].0.fingerprintLabel != a.fingerprintLabel {
                 throw .usage("two recipients at " + a.onion.hostname + " name different fingerprint labels")
@@ -726,8 +722,9 @@ func sendmail(_ args: [String]) throws(CLIError) -> Int32 {
     var recipients: [Mailbox] = []
     for text in texts {
         do throws(AddressError) {
-            switch try Address.parse(text) {
-            case .smtorp(let a): recipients.append(Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted))
+            let parsed = try Address.parse(text)
+            switch parsed {
+            case .smtorp: recipients.append(parsed.mailbox)
             case .legacy:
                 complain("refused: " + text + " is not an SMTorP address, and mixing SMTorP and legacy recipients "
                          + "is refused (legacy recipients could not reply to all); nothing was queued")
@@ -748,10 +745,7 @@ func sendmail(_ args: [String]) throws(CLIError) -> Int32 {
             sender = nil
         } else {
             do throws(AddressError) {
-                switch try Address.parse(f) {
-                case .smtorp(let a): sender = Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted)
-                case .legacy(let l): sender = Mailbox(localPart: l.localPart, domain: l.domain, isQuotedLocalPart: l.isQuoted)
-                }
+                sender = try Address.parse(f).mailbox
             } catch {
                 throw .usage("-f " + f + ": " + error.message)
             }

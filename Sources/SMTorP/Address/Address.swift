@@ -25,6 +25,14 @@ public enum Address: Equatable, Sendable {
         }
     }
 
+    /// The address as an SMTP envelope mailbox (MAIL FROM / RCPT TO).
+    public var mailbox: Mailbox {
+        switch self {
+        case .smtorp(let a): return Mailbox(localPart: a.localPart, domain: a.domain, isQuotedLocalPart: a.isQuoted)
+        case .legacy(let l): return Mailbox(localPart: l.localPart, domain: l.domain, isQuotedLocalPart: l.isQuoted)
+        }
+    }
+
     /// Parses an address (without angle brackets).
     /// - Parameter minimumFingerprintLength: the shortest fingerprint label
     ///   accepted (policy; at least 16 characters, 80 bits).

@@ -6,10 +6,12 @@
 
 /// RFC 4648 base32 in the lower-case, unpadded form onion names use.
 public enum Base32 {
-    static let alphabet: [UInt8] = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
+    /// RFC 4648 §6, lower case.
+    public static let alphabet: [UInt8] = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
 
-    /// Encodes bytes as lower-case base32 without `=` padding.
-    public static func encode(_ bytes: [UInt8]) -> String {
+    /// Encodes bytes as lower-case base32 without `=` padding (`alphabet`
+    /// may be another 32-character alphabet, e.g. the queue's base32hex).
+    public static func encode(_ bytes: [UInt8], alphabet: [UInt8] = Base32.alphabet) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 8 + 4) / 5)
         var buffer: UInt32 = 0

@@ -12,12 +12,7 @@ enum QueueFileSystem {
     /// Replaces `path` with `bytes` atomically and durably (through
     /// `temporaryPath`, which must be on the same file system).
     static func replace(path: String, temporaryPath: String, bytes: [UInt8]) throws(CoreError) {
-        let result: smtorp_result = bytes.withUnsafeBufferPointer { buffer in
-            var part: UnsafePointer<UInt8>? = buffer.baseAddress
-            var length = buffer.count
-            return smtorp_fs_replace_durable(temporaryPath, path, &part, &length, 1)
-        }
-        try CoreError.check(result, context: path)
+        try DurableFile.replace(path: path, temporaryPath: temporaryPath, parts: [bytes])
     }
 
     /// Renames `old` to `new` (replacing it) and makes both names durable.

@@ -26,20 +26,7 @@ public struct QueueID: Hashable, Comparable, Sendable {
     /// Makes the id from its 16 bytes.
     init(bytes: [UInt8]) {
         precondition(bytes.count == 16, "a queue id has 16 bytes")
-        var out: [UInt8] = []
-        out.reserveCapacity(Self.length)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in bytes {
-            buffer = (buffer << 8) | UInt32(byte)
-            bits += 8
-            while bits >= 5 {
-                bits -= 5
-                out.append(Self.alphabet[Int((buffer >> UInt32(bits)) & 31)])
-            }
-        }
-        out.append(Self.alphabet[Int((buffer << UInt32(5 - bits)) & 31)])
-        text = String(decoding: out, as: UTF8.self)
+        text = Base32.encode(bytes, alphabet: Self.alphabet)
     }
 
     /// Makes an id for a message arriving at `unixSeconds`, the

@@ -22,7 +22,9 @@ public final class QueueRunner {
     let scheduler: QueueScheduler
     let identity: NodeIdentity
     let maildir: Maildir
-    let localMailboxes: [String]
+    /// Decides whether a sender is one of this node's mailboxes (DSNs go
+    /// only to local senders).
+    let localPolicy: NodePolicy
     let dataDirectory: String
     let logger: Logger
     let socksAddress: () -> ListenAddress?
@@ -44,7 +46,8 @@ public final class QueueRunner {
         self.scheduler = QueueScheduler(settings: settings)
         self.identity = identity
         self.maildir = maildir
-        self.localMailboxes = localMailboxes
+        self.localPolicy = NodePolicy(onionHostname: identity.onion.hostname, fingerprintLabel: identity.fingerprintLabel,
+                                      aliases: [], mailboxes: localMailboxes)
         self.dataDirectory = dataDirectory
         self.logger = logger
         self.socksAddress = socksAddress
@@ -194,9 +197,7 @@ public final class QueueRunner {
         for request in scheduler.notifications(for: entry, now: now) {
             let sender = request.sender
             let local = lowercasedASCII(sender.localPart)
-            let isOurs = NodePolicy(onionHostname: identity.onion.hostname, fingerprintLabel: identity.fingerprintLabel,
-                                    aliases: [], mailboxes: localMailboxes).decide(sender) == .accept
-            if isOurs {
+            if localPolicy.decide(sender) == .accept {
                 let original = (try? store.message(entry.id)) ?? []
                 let dsn = DeliveryStatusNotification.render(request, entry: entry, originalMessage: original,
                                                             reportingHost: identity.onion.hostname, now: now)

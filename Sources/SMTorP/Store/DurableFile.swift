@@ -10,11 +10,10 @@ public enum DurableFile {
                              parts: [[UInt8]]) throws(CoreError) {
         let tmp = temporaryPath ?? (path + ".tmp")
         var pointers: [UnsafePointer<UInt8>?] = []
-        var lengths: [Int] = []
+        let lengths = parts.map { $0.count }
         // Keep every part alive and pinned while the C call runs.
         let result: smtorp_result = withPinned(parts, index: 0, pointers: &pointers) { ptrs in
-            lengths = parts.map { $0.count }
-            return ptrs.withUnsafeBufferPointer { p in
+            ptrs.withUnsafeBufferPointer { p in
                 smtorp_fs_write_durable(tmp, path, p.baseAddress, lengths, parts.count)
             }
         }
@@ -46,11 +45,20 @@ public enum DurableFile {
         try CoreError.check(smtorp_fs_make_directory(path, mode), context: path)
     }
 
-    /// Writes `path` durably, replacing a previous file of that name (for
-    /// output files the user asked for, never for mail or keys).
-    public static func replace(path: String, parts: [[UInt8]]) throws(CoreError) {
-        try CoreError.check(smtorp_fs_remove(path), context: path)
-        try write(path: path, parts: parts)
+    /// Writes `path` durably, replacing a previous file of that name
+    /// atomically: a reader, or a restart after a crash, sees the old file
+    /// or the new one, never none (fs.c: temporary file, fsync, rename,
+    /// fsync of the directory).
+    public static func replace(path: String, temporaryPath: String? = nil, parts: [[UInt8]]) throws(CoreError) {
+        let tmp = temporaryPath ?? (path + ".tmp")
+        var pointers: [UnsafePointer<UInt8>?] = []
+        let lengths = parts.map { $0.count }
+        let result: smtorp_result = withPinned(parts, index: 0, pointers: &pointers) { ptrs in
+            ptrs.withUnsafeBufferPointer { p in
+                smtorp_fs_replace_durable(tmp, path, p.baseAddress, lengths, parts.count)
+            }
+        }
+        try CoreError.check(result, context: path)
     }
 
     /// True when something exists at `path`.
