@@ -33,7 +33,10 @@ let package = Package(
             sources: ["CSources/core"],
             publicHeadersPath: "include",
             cSettings: [
-                .unsafeFlags(["-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]),
+                // -O2 also in debug builds: the proof-of-work kernels are 10x
+                // slower at -O0, which would make every test that solves a
+                // stamp (and every debug node sending mail) crawl.
+                .unsafeFlags(["-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]),
             ],
             linkerSettings: [
                 .linkedLibrary("event_openssl"),

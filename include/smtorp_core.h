@@ -364,6 +364,9 @@ SMTORP_API int32_t smtorp_process_id(void);
  *  retrying on EINTR and short writes. Any thread. */
 SMTORP_API void smtorp_write_stderr(const uint8_t *data, size_t length);
 SMTORP_API void smtorp_write_stdout(const uint8_t *data, size_t length);
+/** The number of CPUs online (sysconf), at least 1. Any thread. */
+SMTORP_API unsigned smtorp_cpu_count(void);
+
 /** Resolves a program name the way a shell would: a name with a '/' is
  *  taken as it is; otherwise the first executable file of that name in a
  *  directory of $PATH (or /usr/local/bin:/usr/bin:/bin without PATH).
@@ -891,6 +894,139 @@ SMTORP_API SMTORP_WUR smtorp_work_result smtorp_hashcash_mint(
  * minimum and checks the resource, the date and double spending. Any
  * thread.
  */
+/* ------------------------------------------------------------------ */
+/* Proof of work: solve jobs                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The searches above take from milliseconds to minutes, so a job runs one
+ * on its own C thread (which starts the search's helper threads), never on
+ * the event loop, and reports back on the loop thread: the worker only
+ * writes a byte into a pipe that an event of the loop watches; it never
+ * touches libevent or calls the owner's code. Worker threads block every
+ * signal (SIGTERM and SIGINT still reach the loop's handler).
+ *
+ * Kinds, and the solution bytes each produces:
+ *
+ * EQUIHASH ("eqh96-5", a stamp over Equihash (96, 5)), challenge C of
+ *   SMTORP_POW_EQUIHASH_CHALLENGE_LEN (32) bytes. For a = a random 32-bit
+ *   start, a + 1, a + 2, ... (wrapping, at most 2^32 attempts):
+ *     seed      = C || BE32(a)                              (36 bytes)
+ *     each solution S (72 bytes) that smtorp_equihash_solve() returns for
+ *     that seed (up to 8 per solve):
+ *     candidate = BE32(a) || S                              (76 bytes)
+ *   and the solution is the first candidate with
+ *     smtorp_pow_effort_check(candidate, 76, C, 32, effort) == OK,
+ *   i.e. h = BE32(BLAKE2b-256(candidate || C)[0..3]), h * effort <= 2^32-1.
+ *   A verifier checks smtorp_equihash_verify(96, 5, C || candidate[0..3],
+ *   36, candidate + 4, 72) and the effort. One attempt is one solver call
+ *   (about 2 solutions per call, so effort E costs about E / 2 calls).
+ * ARGON2ID ("a2id-1m"): smtorp_argon2_pow_solve() with opslimit
+ *   SMTORP_ARGON2_POW_DEFAULT_OPSLIMIT and memlimit
+ *   SMTORP_ARGON2_POW_DEFAULT_MEMLIMIT from a random start nonce; the
+ *   solution is LE64(nonce) (8 bytes). One attempt is one evaluation.
+ * HASHCASH (legacy v1): smtorp_hashcash_mint(bits, resource, date, NULL);
+ *   the solution is the stamp's ASCII without the NUL (at most
+ *   SMTORP_HASHCASH_STAMP_MAX bytes). The mint reports no progress: its
+ *   attempts stay 0 and it gets no progress callbacks.
+ */
+
+/** The three kinds (0 is no kind: a zeroed params struct is refused). */
+typedef enum smtorp_pow_job_kind {
+    SMTORP_POW_JOB_EQUIHASH = 1, /* eqh96-5 stamp solution, see above     */
+    SMTORP_POW_JOB_ARGON2ID = 2, /* a2id-1m: opslimit 1, 1 MiB            */
+    SMTORP_POW_JOB_HASHCASH = 3  /* legacy hashcash v1 stamp              */
+} smtorp_pow_job_kind;
+
+#define SMTORP_POW_EQUIHASH_CHALLENGE_LEN 32
+#define SMTORP_POW_EQUIHASH_SOLUTION_LEN 76 /* BE32(a) || 72-byte solution */
+#define SMTORP_POW_ARGON2ID_SOLUTION_LEN 8  /* LE64(nonce)                 */
+#define SMTORP_POW_SOLUTION_MAX 512 /* the longest solution of any kind
+                                       (= SMTORP_HASHCASH_STAMP_MAX)      */
+#define SMTORP_POW_JOB_PROGRESS_MS 200 /* progress calls at most this often */
+
+/** What to solve. Fields a kind does not use are ignored. */
+typedef struct smtorp_pow_job_params {
+    smtorp_pow_job_kind kind;
+    /* EQUIHASH: exactly SMTORP_POW_EQUIHASH_CHALLENGE_LEN bytes; ARGON2ID:
+     * 1 .. SMTORP_ARGON2_POW_CHALLENGE_MAX bytes. Copied by _start. */
+    const uint8_t *challenge;
+    size_t challenge_len;
+    uint32_t effort;     /* EQUIHASH, ARGON2ID: 0 and 1 = any solution     */
+    unsigned threads;    /* EQUIHASH, ARGON2ID: 1 .. SMTORP_EQUIHASH_THREADS_MAX
+                            (HASHCASH always runs on one: ignored)        */
+    unsigned bits;       /* HASHCASH: 1 .. SMTORP_HASHCASH_BITS_MAX        */
+    const char *resource;/* HASHCASH: as smtorp_hashcash_mint (copied)     */
+    const char *date;    /* HASHCASH: as smtorp_hashcash_mint, NULL = today
+                            (copied)                                      */
+} smtorp_pow_job_params;
+
+typedef struct smtorp_pow_job smtorp_pow_job;
+
+/** Called on the LOOP thread. finished = 0: progress (coalesced: at most
+ *  about every SMTORP_POW_JOB_PROGRESS_MS, never after the final call);
+ *  finished = 1: exactly once, when the job has ended (success, failure or
+ *  cancel; its thread has been joined). The callback may call
+ *  smtorp_pow_job_free() on its job only in the finished = 1 call. */
+typedef void (*smtorp_pow_job_cb)(smtorp_pow_job *job, int finished,
+                                  void *arg);
+
+/**
+ * Checks `params` (everything the kind uses, so that a job never fails on
+ * its arguments later: SMTORP_ERR_INVALID_ARGUMENT, with no thread started)
+ * and starts the job on a new thread. `cb` is required. *out is NULL on
+ * failure. SMTORP_ERR_IO: no pipe (errno set); SMTORP_ERR_EVENT: libevent
+ * refused the event; SMTORP_ERR_SPAWN: no thread (errno set). While a job
+ * is running its event keeps smtorp_loop_run() from returning for lack of
+ * events. Free every job before the loop.
+ */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_pow_job_start(
+    smtorp_loop *loop, const smtorp_pow_job_params *params,
+    smtorp_pow_job_cb cb, void *arg, smtorp_pow_job **out);
+/** The outcome, from the finished = 1 call on: SMTORP_WORK_OK, _CANCELLED
+ *  (always after smtorp_pow_job_cancel(), even when a solution was found
+ *  at that moment: it is dropped), _NO_MEMORY, _THREAD, _EXHAUSTED,
+ *  _CRYPTO. SMTORP_WORK_INVALID_ARGUMENT for NULL or before the end. */
+SMTORP_API smtorp_work_result smtorp_pow_job_result(const smtorp_pow_job *job);
+/** Copies the solution (EQUIHASH 76 bytes, ARGON2ID 8 = LE64 nonce,
+ *  HASHCASH the stamp's ASCII without NUL) into `out` (zeroed first) and
+ *  returns its length; 0 when there is none (not finished, not OK) or
+ *  `cap` is too small. */
+SMTORP_API size_t smtorp_pow_job_solution(const smtorp_pow_job *job,
+                                          uint8_t *out, size_t cap);
+/** Completed work units so far (Equihash solver calls, Argon2id
+ *  evaluations; 0 for HASHCASH). Any time, on the loop thread. For
+ *  ARGON2ID with several threads it may lag by up to threads - 1 (the
+ *  search counts its helpers' work only when the calling thread reports);
+ *  after success it is at least the nonces from the start to the answer. */
+SMTORP_API uint64_t smtorp_pow_job_attempts(const smtorp_pow_job *job);
+/** Milliseconds since _start; frozen at the finished = 1 call. */
+SMTORP_API uint64_t smtorp_pow_job_elapsed_ms(const smtorp_pow_job *job);
+/** Asks the job to stop (loop thread). The finished callback still comes,
+ *  soon (within one Argon2id evaluation, a fraction of an Equihash round,
+ *  4096 hashcash hashes), with SMTORP_WORK_CANCELLED. No-op after the
+ *  finished call and for NULL. */
+SMTORP_API void smtorp_pow_job_cancel(smtorp_pow_job *job);
+/** Frees the job (loop thread): a running job is cancelled and its thread
+ *  joined first; no callback comes after this call. NULL is fine. */
+SMTORP_API void smtorp_pow_job_free(smtorp_pow_job *job);
+
+/**
+ * The same work synchronously on the calling thread (plus the helper
+ * threads of the search), for the CLI and tests: writes the solution into
+ * `solution_out` (`cap` bytes, zeroed first) and its length into
+ * *solution_len (zeroed first). `cancel_flag` (may be NULL) as in
+ * smtorp_argon2_pow_solve(). Results: those of smtorp_pow_job_result(),
+ * SMTORP_WORK_INVALID_ARGUMENT for NULL outputs or params the job would
+ * refuse (SMTORP_WORK_BAD_PARAMETERS for hashcash bits out of range,
+ * SMTORP_WORK_MALFORMED for a resource or date the mint refuses), and
+ * SMTORP_WORK_BUFFER_TOO_SMALL when `cap` is below the kind's length (for
+ * HASHCASH found out after the work: give SMTORP_POW_SOLUTION_MAX).
+ */
+SMTORP_API SMTORP_WUR smtorp_work_result smtorp_pow_solve(
+    const smtorp_pow_job_params *params, uint8_t *solution_out, size_t cap,
+    size_t *solution_len, const int *cancel_flag);
+
 SMTORP_API SMTORP_WUR smtorp_work_result smtorp_hashcash_check(
     const char *stamp, size_t len, unsigned *bits_out);
 

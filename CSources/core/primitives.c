@@ -161,3 +161,8 @@ SMTORP_API smtorp_result smtorp_find_program(const char *name, char *out,
     out[0] = '\0';
     return SMTORP_ERR_SPAWN;
 }
+
+SMTORP_API unsigned smtorp_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : (unsigned)n;
+}
