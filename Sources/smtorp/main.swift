@@ -78,6 +78,11 @@ options:
   --onion-port N         the onion service's virtual port (onion_port; default 25)
   --retry-min S / --retry-max S / --queue-lifetime S / --delay-warning S
   --max-destinations N   the outbound queue (see docs/configuration.md)
+  --pow on|off           require a proof-of-work stamp per recipient (pow;
+                         default on; off only for tests and closed setups)
+  --pow-eqh96-5 E / --pow-a2id-1m E / --pow-hc1 E
+                         effort per algorithm, 0 refuses it (docs/spec.md §5)
+  --pow-threads N        threads solving our own stamps (0: one per CPU)
   --passwords FILE       run the mail submission listener for the users in FILE
                          (user:argon2id-hash lines)
   --submission-listen HOST:PORT  its address (default 127.0.0.1:587)
@@ -194,7 +199,8 @@ let flagToSetting: [String: String] = [
     "--tor-binary": "tor_binary", "--tor-include": "tor_include", "--onion-port": "onion_port",
     "--tor-timeout": "tor_timeout", "--retry-min": "retry_min", "--retry-max": "retry_max",
     "--queue-lifetime": "queue_lifetime", "--delay-warning": "delay_warning",
-    "--max-destinations": "max_destinations",
+    "--max-destinations": "max_destinations", "--pow": "pow", "--pow-eqh96-5": "pow_eqh96-5",
+    "--pow-a2id-1m": "pow_a2id-1m", "--pow-hc1": "pow_hc1", "--pow-threads": "pow_threads",
 ]
 
 enum CLIError: Error {
@@ -309,6 +315,9 @@ func serve(_ args: [String]) throws(CLIError) {
         throw .usage("no data directory: use --data-dir or data_directory in --config")
     }
     let logger = Logger(threshold: config.logLevel)
+    if config.proofOfWork.required && config.proofOfWork.registry.entries.isEmpty {
+        throw .config("pow = on needs at least one algorithm with an effort above 0")
+    }
     if config.mailboxes.isEmpty {
         logger.warning("no mailbox configured: every recipient will be refused")
     }
@@ -328,11 +337,21 @@ func serve(_ args: [String]) throws(CLIError) {
         let policy = NodePolicy(onionHostname: hostname, fingerprintLabel: identity.fingerprintLabel,
                                 aliases: config.domainAliases, mailboxes: config.mailboxes)
         let store = LocalDelivery(maildir: maildir, hostname: hostname, logger: logger)
+        var proofOfWork: ServerProofOfWork? = nil
+        if config.proofOfWork.required {
+            let registry = config.proofOfWork.registry
+            let checker = try ServerProofOfWork(directory: config.dataDirectory + "/pow-spent", registry: registry,
+                                                hostname: hostname, logger: logger)
+            logger.info("proof of work required: " + PowExtension.announcement(checker.requirements()))
+            proofOfWork = checker
+        } else {
+            logger.warning("proof of work is off (pow = off): any sender may send without a stamp")
+        }
         let server = try SMTPServer(
             loop: loop, tls: tls,
             settings: SMTPServerSettings(listen: config.listen,
                                          session: ServerConfiguration(hostname: hostname, limits: limits)),
-            policy: policy, store: store, logger: logger)
+            policy: policy, proofOfWork: proofOfWork, store: store, logger: logger)
         let queueStore = try QueueStore(directory: config.dataDirectory + "/queue")
         var submission: SMTPServer? = nil
         if let passwords = submissionPasswords {
@@ -387,6 +406,7 @@ func serve(_ args: [String]) throws(CLIError) {
         let runner = QueueRunner(loop: loop, store: queueStore, settings: config.queue, identity: identity,
                                  maildir: maildir, localMailboxes: config.mailboxes,
                                  dataDirectory: config.dataDirectory, logger: logger,
+                                 solverThreads: config.proofOfWork.solverThreads,
                                  socksAddress: { configuredSocks ?? (publisher?.isReachable == true ? publisher?.socksAddress : nil) })
         try runner.start()
         let shutdown = ShutdownHandler(loop: loop, server: server, publisher: publisher, logger: logger,
@@ -639,12 +659,35 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
         }
         var remaining = groups.count
         var connections: [SMTPClientConnection] = []
-        for (index, (destination, recipients)) in groups.enumerated() {
-            let msg = ClientMessage(identifier: String(index), reversePath: sender, recipients: recipients,
-                                    content: message)
+        // Stamps are solved on worker threads while the loop runs; a long
+        // solve prints its progress.
+        let minter = StampMinter(loop: loop, threads: config.proofOfWork.solverThreads)
+        minter.onProgress = { request, attempts, milliseconds in
+            complain("solving proof of work for " + request.recipient.text + " (" + request.requirement.algorithm.identifier
+                + " effort " + String(request.requirement.effort) + "): " + String(attempts) + " attempts, "
+                + String(milliseconds / 1000) + " s")
+        }
+        /// Delivers to `recipients`, minting their stamps for the server's
+        /// POW offers once its EHLO reply is in (raised to what it `asked`
+        /// in a 450 before); a 450 that asks for more proof of work is
+        /// solved again and retried once (`mayRetry`).
+        func deliver(_ destination: SMTorPAddress, _ recipients: [Mailbox], asked: [PowRequirement],
+                     mayRetry: Bool) {
+            let unstamped = ClientMessage(identifier: "0", reversePath: sender, recipients: recipients,
+                                          content: message)
+            let preparation: MessagePreparation = { extensions, messages, done in
+                guard let offered = extensions.proofOfWork else {
+                    done(messages)  // the server asks for no proof of work
+                    return
+                }
+                minter.stamp(messages, offers: PowRequirement.raising(offered, to: asked),
+                             now: smtorp_clock_unix_seconds(), onFailure: { mailbox, why in
+                                 say("no proof-of-work stamp for " + mailbox.text + ": " + why)
+                             }, done: done)
+            }
             let c = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
-                                         heloName: identity.onion.hostname, messages: [msg], trust: trust,
-                                         logger: logger)
+                                         heloName: identity.onion.hostname, messages: [unstamped], trust: trust,
+                                         logger: logger, preparation: preparation)
             connections.append(c)
             c.start { outcome in
                 if let failure = outcome.failure {
@@ -654,16 +697,29 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                     worst = max(worst, failure.isTemporary ? 75 : 69)
                 }
                 var delivered: [String] = []
+                var again: [Mailbox] = []
+                var asked: [PowRequirement] = []
                 for report in outcome.reports {
                     for result in report.recipients {
-                        if case .delivered = result.outcome { delivered.append(result.recipient.localPart) }
                         let reply = result.outcome.reply
                         let text = String(reply.code) + " " + (reply.enhanced.map { $0.text + " " } ?? "")
                             + reply.lines.joined(separator: " ")
+                        if mayRetry, let more = DeliveryAttemptOutcome(result.outcome).proofOfWorkRequirements {
+                            say("proof of work asked for " + result.recipient.text + ": " + text + "; solving again")
+                            again.append(result.recipient)
+                            asked = more
+                            continue
+                        }
                         switch result.outcome {
-                        case .delivered: say("delivered " + result.recipient.text + ": " + text)
-                        case .temporaryFailure: say("deferred " + result.recipient.text + ": " + text); worst = max(worst, 75)
-                        case .permanentFailure: say("failed " + result.recipient.text + ": " + text); worst = max(worst, 69)
+                        case .delivered:
+                            delivered.append(result.recipient.localPart)
+                            say("delivered " + result.recipient.text + ": " + text)
+                        case .temporaryFailure:
+                            say("deferred " + result.recipient.text + ": " + text)
+                            worst = max(worst, 75)
+                        case .permanentFailure:
+                            say("failed " + result.recipient.text + ": " + text)
+                            worst = max(worst, 69)
                         }
                     }
                 }
@@ -674,12 +730,27 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                         logger.warning("could not save pins and contacts: " + error.message)
                     }
                 }
+                let reported = outcome.reports.flatMap { $0.recipients.map(\.recipient) }
+                if outcome.failure == nil {
+                    for r in recipients where !reported.contains(where: { $0.isSameAddress(as: r) }) {
+                        say("deferred " + r.text + ": the connection ended before the message was sent")
+                        worst = max(worst, 75)
+                    }
+                }
+                if !again.isEmpty {
+                    deliver(destination, again, asked: asked, mayRetry: false)
+                    return
+                }
                 remaining -= 1
                 if remaining == 0 { loop.stop() }
             }
         }
+        for (destination, recipients) in groups {
+            deliver(destination, recipients, asked: [], mayRetry: true)
+        }
         if remaining > 0 { _ = loop.run() }
         withExtendedLifetime(connections) {}
+        withExtendedLifetime(minter) {}
     } catch {
         throw .runtime(error.message)
     }
@@ -850,24 +921,134 @@ func passwd(_ args: [String]) throws(CLIError) {
 
 let powHelp = """
 usage: smtorp pow bench [--seconds S] [--threads N]
+       smtorp pow mint ADDRESS [--algorithm ID] [--effort E] [--threads N]
+       smtorp pow check STAMP --for ADDRESS [--algorithm ID --effort E]
 
-Measures this machine's proof-of-work speed: Equihash (96,5) solves per
-second and solver memory, Argon2id (1 MiB) and hashcash evaluations per
-second, so that efforts can be chosen in expected seconds.
+bench  measures this machine's proof-of-work speed: Equihash (96,5) solves
+       per second and solver memory, Argon2id (1 MiB) and hashcash
+       evaluations per second, so that efforts can be chosen in expected
+       seconds.
+mint   solves a stamp for ADDRESS now (on worker threads, progress on
+       standard error) and prints it: the value of `RCPT TO:<ADDRESS>
+       POW=<stamp>`, e.g. minted ahead of time and carried through a relay.
+       ID is eqh96-5 (default), a2id-1m or hc1 (a hashcash v1 token, as
+       `hashcash -m` makes); E defaults to what the standard registry asks
+       now for that algorithm.
+check  verifies STAMP for ADDRESS now against the standard registry (or
+       only ID at effort E): exit 0 when a node would accept it (its nonce
+       is not spent here), 1 with the reason when not.
 """
 
 func pow(_ args: [String]) throws(CLIError) -> Int32 {
-    guard args.first == "bench" else {
-        if args.first == "--help" || args.first == "-h" { say(powHelp); return ExitCode.ok }
-        throw .usage("pow takes `bench` (see smtorp pow --help)")
+    switch args.first {
+    case "bench":
+        let options = try parseOptions(Array(args.dropFirst()), allowed: [], help: powHelp,
+                                       extras: ["--seconds", "--threads"])
+        let budget = Double(options.extras["--seconds"] ?? "2") ?? -1
+        let threads = UInt32(options.extras["--threads"] ?? "1") ?? 0
+        guard budget > 0, budget <= 600, threads >= 1, threads <= 64 else {
+            throw .usage("--seconds takes 0.1 to 600, --threads 1 to 64")
+        }
+        return PowBench.run(budget: budget, threads: threads)
+    case "mint":
+        return try powMint(Array(args.dropFirst()))
+    case "check":
+        return try powCheck(Array(args.dropFirst()))
+    case "--help", "-h":
+        say(powHelp)
+        return ExitCode.ok
+    default:
+        throw .usage("pow takes `bench`, `mint` or `check` (see smtorp pow --help)")
     }
-    let options = try parseOptions(Array(args.dropFirst()), allowed: [], help: powHelp, extras: ["--seconds", "--threads"])
-    let budget = Double(options.extras["--seconds"] ?? "2") ?? -1
-    let threads = UInt32(options.extras["--threads"] ?? "1") ?? 0
-    guard budget > 0, budget <= 600, threads >= 1, threads <= 64 else {
-        throw .usage("--seconds takes 0.1 to 600, --threads 1 to 64")
+}
+
+/// The requirement `--algorithm`/`--effort` name, or nil for none given.
+func powRequirement(_ options: LoadedOptions, now: Int64) throws(CLIError) -> PowRequirement? {
+    let id = options.extras["--algorithm"]
+    let effortText = options.extras["--effort"]
+    guard id != nil || effortText != nil else { return nil }
+    guard let algorithm = PowAlgorithm(identifier: id ?? "eqh96-5") else {
+        throw .usage("--algorithm takes eqh96-5, a2id-1m or hc1")
     }
-    return PowBench.run(budget: budget, threads: threads)
+    var effort = AlgorithmRegistry.standard.requiredEffort(for: algorithm, at: now) ?? 1
+    if let effortText {
+        guard let value = Stamp.parseEffort(effortText) else { throw .usage("--effort takes 1 to 4294967295") }
+        effort = value
+    }
+    return PowRequirement(algorithm: algorithm, effort: effort)
+}
+
+func powMint(_ args: [String]) throws(CLIError) -> Int32 {
+    let options = try parseOptions(args, allowed: [], help: powHelp, extras: ["--algorithm", "--effort", "--threads"])
+    guard options.positional.count == 1 else { throw .usage("pow mint takes one ADDRESS") }
+    let recipient: SMTorPAddress?
+    do throws(AddressError) { recipient = try Address.parseSMTorP(options.positional[0]) } catch {
+        throw .usage(options.positional[0] + ": " + error.message)
+    }
+    guard let recipient else { throw .usage(options.positional[0] + " is not an SMTorP address") }
+    let threads = Int(options.extras["--threads"] ?? "0") ?? -1
+    guard threads >= 0, threads <= 64 else { throw .usage("--threads takes 0 (one per CPU) to 64") }
+    let now = smtorp_clock_unix_seconds()
+    let offer = try powRequirement(options, now: now) ?? AlgorithmRegistry.standard.requirement(at: now)[0]
+    guard StampRequest.choose(from: [offer], for: recipient) != nil else {
+        throw .usage("hc1 cannot carry an address with \"=\" (the token would not be an ESMTP value)")
+    }
+    var outcome: StampMinter.Outcome = .failed("not run")
+    do throws(CoreError) {
+        let loop = try EventLoop()
+        let minter = StampMinter(loop: loop, threads: threads)
+        minter.onProgress = { request, attempts, milliseconds in
+            complain("solving " + request.requirement.algorithm.identifier + " effort "
+                     + String(request.requirement.effort) + ": " + String(attempts) + " attempts, "
+                     + String(milliseconds / 1000) + " s")
+        }
+        var nonce = [UInt8](repeating: 0, count: Stamp.nonceLength)
+        try CoreError.check(smtorp_random_bytes(&nonce, nonce.count), context: "random nonce")
+        minter.mint(StampRequest(recipient: recipient, requirement: offer, date: StampDate(unixSeconds: now),
+                                 nonce: nonce)) { result in
+            outcome = result
+            loop.stop()
+        }
+        _ = loop.run()
+    } catch {
+        throw .runtime(error.message)
+    }
+    switch outcome {
+    case .stamp(let text):
+        say(text)
+        return ExitCode.ok
+    case .failed(let why):
+        throw .runtime("no stamp: " + why)
+    }
+}
+
+func powCheck(_ args: [String]) throws(CLIError) -> Int32 {
+    let options = try parseOptions(args, allowed: [], help: powHelp, extras: ["--for", "--algorithm", "--effort"])
+    guard options.positional.count == 1, let forText = options.extras["--for"] else {
+        throw .usage("pow check takes one STAMP and --for ADDRESS")
+    }
+    let recipient: SMTorPAddress?
+    do throws(AddressError) { recipient = try Address.parseSMTorP(forText) } catch {
+        throw .usage(forText + ": " + error.message)
+    }
+    guard let recipient else { throw .usage(forText + " is not an SMTorP address") }
+    let now = smtorp_clock_unix_seconds()
+    var registry = AlgorithmRegistry.standard
+    if let only = try powRequirement(options, now: now) {
+        registry = AlgorithmRegistry(entries: [.init(algorithm: only.algorithm, status: .accepted,
+                                                     baseEffort: only.effort)])
+    }
+    var verifier = StampVerifier(registry: registry, store: InMemoryDoubleSpendStore(), kernel: CoreProofKernel())
+    var counter = Argon2VerificationCounter()
+    let outcome = verifier.verify(stampText: options.positional[0], recipient: recipient, now: now,
+                                  argon2: &counter)
+    guard let refusal = outcome.reply else {
+        say("valid stamp for " + recipient.text)
+        return ExitCode.ok
+    }
+    say("invalid stamp: " + String(refusal.code) + " " + (refusal.enhanced?.text ?? "") + " "
+        + refusal.lines.joined(separator: " "))
+    return 1
 }
 
 let contactsHelp = """

@@ -50,9 +50,13 @@ private struct ServerEnd {
     var isClosed = false
     private var output: [UInt8] = []
 
-    init(limits: Limits = Limits()) {
+    /// Answers the server's `.checkStamp` effects when it offers POW.
+    var stampChecker: ((String?, Mailbox) -> Reply?)?
+
+    init(limits: Limits = Limits(), proofOfWork: [PowRequirement]? = nil) {
         session = ServerSession(
-            configuration: ServerConfiguration(hostname: ServerEnd.hostname, limits: limits),
+            configuration: ServerConfiguration(hostname: ServerEnd.hostname, limits: limits,
+                                               proofOfWork: proofOfWork),
             policy: LoopbackPolicy())
         mode = .lines(limits.commandLineLength)
     }
@@ -97,6 +101,10 @@ private struct ServerEnd {
                 let result = storeResults.isEmpty
                     ? StoreResult.stored(queueID: "Q\(stored.count)") : storeResults.removeFirst()
                 apply(session.receive(.stored(result)))
+            case .checkStamp(let stamp, let recipient):
+                let refusal = stampChecker.map { $0(stamp, recipient) }
+                    ?? Reply(450, EnhancedStatusCode(4, 7, 0), "no checker")
+                apply(session.receive(.stampChecked(refusal)))
             case .close:
                 isClosed = true
             case .setReadTimeout:
@@ -188,7 +196,7 @@ private struct Loopback {
                 reports.append(report)
             case .close:
                 clientClosed = true
-            case .setReadTimeout:
+            case .setReadTimeout, .extensionsAnnounced:
                 break
             }
         }
@@ -262,6 +270,7 @@ private struct Script {
     var reports: [DeliveryReport] = []
     var timeouts: [UInt64] = []
     var closed = false
+    var announced: [ClientExtensions] = []
 
     init(_ messages: [ClientMessage], finished: Bool = true, limits: ClientLimits = ClientLimits()) {
         client = ClientSession(
@@ -287,6 +296,8 @@ private struct Script {
                 reports.append(report)
             case .close:
                 closed = true
+            case .extensionsAnnounced(let extensions):
+                announced.append(extensions)
             }
         }
         return String(decoding: sent, as: UTF8.self)
@@ -569,6 +580,31 @@ final class ClientSessionTests: XCTestCase {
                        "greeting/EHLO/MAIL/RCPT 5 min, DATA 2 min, end of data 10 min, QUIT")
         XCTAssertEqual(script.reply("221 2.0.0 Bye\r\n"), "")
         XCTAssertTrue(script.closed)
+    }
+
+    func testMessagesHeldUntilTheExtensionsAreKnownGoOutInOneFlightWithTheirStamps() {
+        // The owner holds its messages, hears the server's POW offers, mints
+        // stamps, and enqueues them as the last: one flight, QUIT included.
+        var script = Script([], finished: false)
+        script.reply("220 server.example.onion ESMTP\r\n")
+        XCTAssertEqual(script.reply("250-server.example.onion\r\n250-PIPELINING\r\n250-CHUNKING\r\n"
+                                    + "250-ENHANCEDSTATUSCODES\r\n250 POW eqh96-5=8 xyz-1=3 hc1=64\r\n"), "")
+        XCTAssertEqual(script.announced.map(\.proofOfWork), [[PowRequirement(algorithm: .equihash96x5, effort: 8),
+                                                             PowRequirement(algorithm: .hashcash1, effort: 64)]])
+        var stamped = message(to: ["alice@example.onion", "bob@example.onion"])
+        stamped.stamps = ["1:eqh96-5:8:abc", nil]
+        XCTAssertEqual(script.step(.enqueueAll([stamped], last: true)),
+                       "MAIL FROM:<carol@client.example.onion>\r\n"
+                       + "RCPT TO:<alice@example.onion> POW=1:eqh96-5:8:abc\r\n"
+                       + "RCPT TO:<bob@example.onion>\r\n"
+                       + "BDAT 23 LAST\r\nSubject: hi\r\n\r\nHello.\r\nQUIT\r\n")
+        // A server that offers no POW gets no stamp, even if the message has one.
+        var plain = Script([stamped])
+        plain.reply("220 server.example.onion ESMTP\r\n")
+        XCTAssertEqual(plain.reply("250-server.example.onion\r\n250 PIPELINING\r\n"),
+                       "MAIL FROM:<carol@client.example.onion>\r\nRCPT TO:<alice@example.onion>\r\n"
+                       + "RCPT TO:<bob@example.onion>\r\nDATA\r\n")
+        XCTAssertEqual(plain.announced.map(\.proofOfWork), [nil])
     }
 
     func testEveryRecipientRefusedWithoutPipeliningSendsNoData() {
@@ -947,7 +983,7 @@ final class ClientSessionTests: XCTestCase {
                         reported.append(report.identifier)
                     case .close:
                         closed = true
-                    case .send, .setReadTimeout:
+                    case .send, .setReadTimeout, .extensionsAnnounced:
                         break
                     }
                 }

@@ -70,6 +70,10 @@ final class NodeTests: XCTestCase {
             max_recipients = 150
             command_timeout = 30
             log_level = debug
+            pow = off
+            pow_eqh96-5 = 16
+            pow_a2id-1m = 0
+            pow_threads = 2
 
             """)
         XCTAssertEqual(c.dataDirectory, "/var/lib/smtorp")
@@ -81,6 +85,13 @@ final class NodeTests: XCTestCase {
         XCTAssertEqual(c.maxRecipients, 150)
         XCTAssertEqual(c.commandTimeoutSeconds, 30)
         XCTAssertEqual(c.logLevel, .debug)
+        XCTAssertFalse(c.proofOfWork.required)
+        XCTAssertEqual(c.proofOfWork.registry.entries.map(\.algorithm), [.equihash96x5, .hashcash1])
+        XCTAssertEqual(c.proofOfWork.registry.requiredEffort(for: .equihash96x5, at: 0), 16)
+        XCTAssertEqual(c.proofOfWork.solverThreads, 2)
+        XCTAssertTrue(Configuration().proofOfWork.required, "on by default")
+        // What `smtorp init` writes parses back to the same settings.
+        XCTAssertEqual(try Configuration.parse(c.fileText).proofOfWork, c.proofOfWork)
 
         let bad: [(String, String)] = [
             ("mailbox alice", "line 1: expected `key = value`"),
@@ -94,6 +105,9 @@ final class NodeTests: XCTestCase {
             ("domain_alias = -x.example", "line 1: domain_alias: `-x.example` is not a domain name"),
             ("log_level = loud", "line 1: log_level: expected debug, info, warning or error"),
             ("mailbox =", "line 1: mailbox: missing value"),
+            ("pow = maybe", "line 1: pow: expected on or off"),
+            ("pow_eqh96-5 = -1", "line 1: pow_eqh96-5: expected a whole number from 0 to 4294967295, got `-1`"),
+            ("pow_threads = 65", "line 1: pow_threads: expected a whole number from 0 to 64, got `65`"),
         ]
         for (text, message) in bad {
             XCTAssertThrowsError(try Configuration.parse(text), text) { error in

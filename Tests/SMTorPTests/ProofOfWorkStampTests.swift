@@ -36,7 +36,6 @@ final class ProofOfWorkStampTests: XCTestCase {
         let valid = [
             Self.stamp(),
             Self.stamp(.argon2id1MiB, effort: 1),
-            Self.stamp(.hashcash1, effort: UInt32.max),
             Self.stamp(recipient: full),
             Self.stamp(recipient: quoted),
         ]
@@ -98,6 +97,44 @@ final class ProofOfWorkStampTests: XCTestCase {
         }
     }
 
+    func testLegacyHashcashTokens() throws {
+        // As `hashcash -m -b 20 alice@<onion>` writes them.
+        let token = "1:20:261129:alice@" + Self.onion + "::5sauks+6qCSLVp7G:0000000009I"
+        let stamp = try Stamp.parse(token)
+        XCTAssertEqual(stamp.algorithm, .hashcash1)
+        XCTAssertEqual(stamp.effort, 1 << 20)
+        XCTAssertEqual(stamp.recipient, Self.recipient)
+        XCTAssertEqual(stamp.date.text, "202611290000")
+        XCTAssertEqual(stamp.render(), token)
+        XCTAssertEqual(stamp.spendKey(hash: { Array($0.reversed()) }).count, 16)
+        XCTAssertEqual(try Stamp.parse("1:20:2611291234:Alice@" + Self.onion + ":ext:r:c").date.text, "202611291234")
+        XCTAssertEqual(try Stamp.parse("1:0:261129123456:alice@" + Self.onion + "::r:c").effort, 1)
+        XCTAssertEqual(try Stamp.parse("1:40:261129:alice@" + Self.onion + "::r:c").effort, UInt32.max)
+        XCTAssertEqual(Stamp.legacyBits(forEffort: 1), 0)
+        XCTAssertEqual(Stamp.legacyBits(forEffort: 1 << 20), 20)
+        XCTAssertEqual(Stamp.legacyBits(forEffort: (1 << 20) + 1), 21)
+        XCTAssertEqual(Stamp.legacyBits(forEffort: UInt32.max), 32)
+        let cases: [(String, StampError, String)] = [
+            ("1:20:261129:alice@" + Self.onion + "::r", .syntax, "six fields"),
+            ("1:20:261129:alice@" + Self.onion + "::r:", .syntax, "empty counter"),
+            ("1:20:261129::::r:c", .syntax, "empty resource"),
+            ("1:020:261129:alice@" + Self.onion + "::r:c", .badEffort, "leading zero"),
+            ("1:161:261129:alice@" + Self.onion + "::r:c", .badEffort, "over 160 bits"),
+            ("1:2x:261129:alice@" + Self.onion + "::r:c", .badEffort, "not decimal"),
+            ("1:20:26112:alice@" + Self.onion + "::r:c", .badDate, "5 digits"),
+            ("1:20:260229:alice@" + Self.onion + "::r:c", .badDate, "29 February 2026"),
+            ("1:20:2611291260:alice@" + Self.onion + "::r:c", .badDate, "minute 60"),
+            ("1:20:261129123460:alice@" + Self.onion + "::r:c", .badDate, "second 60"),
+            ("1:20:261129:alice@example.org::r:c", .badRecipient, "legacy address"),
+            ("1:20:261129:alice::r:c", .badRecipient, "no domain"),
+        ]
+        for (text, expected, name) in cases {
+            XCTAssertThrowsError(try Stamp.parse(text), name) { error in
+                XCTAssertEqual(error as? StampError, expected, name)
+            }
+        }
+    }
+
     func testChallengeBindsEverythingButTheSolution() {
         let hash: ([UInt8]) -> [UInt8] = { $0 }  // identity: shows what is hashed
         let stamp = Self.stamp()
@@ -121,7 +158,7 @@ final class ProofOfWorkStampTests: XCTestCase {
     func testAnnouncementAndParameter() throws {
         let requirements = AlgorithmRegistry.standard.requirement(at: AlgorithmRegistry.hashcashDeprecation)
         let line = PowExtension.announcement(requirements)
-        XCTAssertEqual(line, "POW eqh96-5=8 a2id-1m=2 hc1=4096")
+        XCTAssertEqual(line, "POW eqh96-5=8 a2id-1m=2 hc1=1048576")
         XCTAssertEqual(PowExtension.parseAnnouncement(line), requirements)
         XCTAssertEqual(PowExtension.parseAnnouncement("pow xyz-9=3 hc1=5"),
                        [PowRequirement(algorithm: .hashcash1, effort: 5)])

@@ -140,6 +140,28 @@ final class QueueSchedulerTests: XCTestCase {
         XCTAssertEqual(e.states[0].statusCode, EnhancedStatusCode(4, 3, 0))
     }
 
+    func testA450AskingForProofOfWorkIsRetriedAtOnceOnce() {
+        let scheduler = QueueScheduler()
+        let asks = DeliveryAttemptOutcome.temporaryFailure(Reply(450, EnhancedStatusCode(4, 7, 0),
+            "POW effort below 24; POW required: eqh96-5 effort 24, a2id-1m effort 2"))
+        XCTAssertEqual(asks.proofOfWorkRequirements, [PowRequirement(algorithm: .equihash96x5, effort: 24),
+                                                      PowRequirement(algorithm: .argon2id1MiB, effort: 2)])
+        XCTAssertNil(tempfail.proofOfWorkRequirements)
+        XCTAssertNil(DeliveryAttemptOutcome.permanentFailure(Reply(550, EnhancedStatusCode(5, 7, 1),
+            "POW stamp refused: already used")).proofOfWorkRequirements)
+        var e = entry([2])
+        scheduler.record(asks, recipient: 0, in: &e, now: t0, random: 0.5)
+        XCTAssertEqual(e.states[0].status, .deferred)
+        XCTAssertEqual(e.states[0].nextAttempt, t0, "solve again and retry at once")
+        // Asked again right after solving to what it said: the normal backoff.
+        scheduler.record(asks, recipient: 0, in: &e, now: t0 + 5, random: 0.5)
+        XCTAssertEqual(e.states[0].nextAttempt, t0 + 5 + 600)
+        // Another failure in between re-arms the immediate retry.
+        scheduler.record(tempfail, recipient: 0, in: &e, now: t0 + 700, random: 0.5)
+        scheduler.record(asks, recipient: 0, in: &e, now: t0 + 2000, random: 0.5)
+        XCTAssertEqual(e.states[0].nextAttempt, t0 + 2000)
+    }
+
     func testTemporaryAndPermanentOutcomes() {
         let cases: [(DeliveryAttemptOutcome, RecipientStatus, String)] = [
             (delivered, .delivered, "2.0.0"),

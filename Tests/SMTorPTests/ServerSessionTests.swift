@@ -6,11 +6,12 @@
 import XCTest
 @testable import SMTorP
 
-/// Accepts alice and bob at example.onion and alias.test; 550 5.7.1 for other
+/// Accepts alice and bob at example.onion, alias.test and the proof-of-work
+/// tests' onion; 550 5.7.1 for other
 /// domains, 550 5.1.1 for other local parts.
 struct TestPolicy: RecipientPolicy {
     func decide(_ recipient: Mailbox) -> RecipientDecision {
-        guard ["example.onion", "alias.test"].contains(recipient.domain.lowercased()) else {
+        guard ["example.onion", "alias.test", ProofOfWorkStampTests.onion].contains(recipient.domain.lowercased()) else {
             return .reject(.relayDenied)
         }
         guard ["alice", "bob", "postmaster"].contains(recipient.localPart.lowercased()) else {
@@ -37,12 +38,17 @@ struct Wire {
     var effects: [ServerEffect] = []
     /// When set, every `.store` effect is answered at once with this result.
     var autoStore: StoreResult?
+    /// Answers `.checkStamp` effects (the adapter's part); nil leaves them
+    /// unanswered.
+    var stampChecker: ((String?, Mailbox) -> Reply?)?
 
     static let hostname = "node.example.onion"
 
-    init(limits: Limits = Limits(), tlsActive: Bool = true, autoStore: StoreResult? = .stored(queueID: "Q1")) {
+    init(limits: Limits = Limits(), tlsActive: Bool = true, autoStore: StoreResult? = .stored(queueID: "Q1"),
+         proofOfWork: [PowRequirement]? = nil, hostname: String = Wire.hostname) {
         session = ServerSession(
-            configuration: ServerConfiguration(hostname: Wire.hostname, limits: limits, tlsActive: tlsActive),
+            configuration: ServerConfiguration(hostname: hostname, limits: limits, tlsActive: tlsActive,
+                                               proofOfWork: proofOfWork),
             policy: TestPolicy())
         mode = .lines(limits.commandLineLength)
         self.autoStore = autoStore
@@ -88,6 +94,10 @@ struct Wire {
             case .store:
                 if let autoStore {
                     apply(session.receive(.stored(autoStore)))
+                }
+            case .checkStamp(let stamp, let recipient):
+                if let stampChecker {
+                    apply(session.receive(.stampChecked(stampChecker(stamp, recipient))))
                 }
             case .send, .setReadTimeout, .close:
                 break

@@ -94,6 +94,8 @@ struct SubmissionWire {
                 }
             case .server(.send), .server(.setReadTimeout), .server(.close):
                 break
+            case .server(.checkStamp):
+                XCTFail("the submission listener never asks for proof of work")
             case .startTLS:
                 buffer.removeAll()  // RFC 3207 §4: pre-TLS input is discarded
                 discarding = false

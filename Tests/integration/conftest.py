@@ -41,6 +41,12 @@ class Node:
                 "--log-level", "debug"]
         if not any(a.startswith("--tor") for a in self.extra):
             args += ["--tor", "off"]  # loopback only: never try the public Tor network
+        if "--pow" not in self.extra:
+            # Proof of work is on by default in smtorp; tests of the SMTP
+            # session talk to the node with plain clients (swaks, smtplib,
+            # openssl) that mint no stamps. test_pow.py, the Tor end-to-end
+            # and round-trip tests run with it on.
+            args += ["--pow", "off"]
         for m in self.mailboxes:
             args += ["--mailbox", m]
         args += self.extra

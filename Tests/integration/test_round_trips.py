@@ -162,7 +162,9 @@ def wait_until(predicate, deadline=60, what="condition"):
 
 @pytest.fixture
 def setup(tmp_path):
-    bob = Node(tmp_path / "bob", mailboxes=["bob", "carol"]).start()
+    # Proof of work on: stamps are minted before the connection, so they
+    # cost no round trip.
+    bob = Node(tmp_path / "bob", mailboxes=["bob", "carol"], extra=["--pow", "on"]).start()
     proxy = CountingProxy(bob.port)
     alice = Node(tmp_path / "alice", mailboxes=["alice"],
                  extra=["--tor", "off", "--tor-socks", "127.0.0.1:%d" % proxy.port]).start()
@@ -194,6 +196,7 @@ def test_one_message_two_recipients_takes_three_direction_changes(setup):
     print("flights:", flights, "-> direction changes after the TLS handshake:", after_handshake)
     assert [d for d, _ in flights[:3]] == ["C", "S", "C"]
     assert after_handshake <= 3, flights
+    assert sum("POW stamp accepted" in line for line in bob.log) == 2, "".join(bob.log)
     user, host = proxy.requests[0]
     assert host == bob.onion and user == bob.onion[:-6]  # only the onion, isolation per destination
 
@@ -205,6 +208,7 @@ def test_several_messages_to_one_onion_share_one_connection(setup):
     alice.start()
     wait_until(lambda: len(bob.maildir_files("bob")) == 5, what="5 deliveries")
     assert len(proxy.connections) == 1, proxy.requests
+    assert sum("POW stamp accepted" in line for line in bob.log) == 5, "".join(bob.log)
     flights = proxy.connections[0]
     print("5 messages, one connection, flights:", len(flights))
     # handshake (3) + greeting/EHLO reply + one round trip per message

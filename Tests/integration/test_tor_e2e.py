@@ -49,8 +49,10 @@ def nodes(tor_network, tor_client, tmp_path_factory):
     alice_tor, bob_tor = tor_client("alice", "bob")
     record("client tors usable (network already up)", time.monotonic() - t0)
     base = tmp_path_factory.mktemp("e2e")
-    alice = Node(base / "alice", mailboxes=["alice"], extra=external(alice_tor)).start()
-    bob = Node(base / "bob", mailboxes=["bob"], extra=external(bob_tor)).start()
+    # Proof of work on, as smtorp runs by default: every delivery mints a
+    # stamp per recipient.
+    alice = Node(base / "alice", mailboxes=["alice"], extra=external(alice_tor) + ["--pow", "on"]).start()
+    bob = Node(base / "bob", mailboxes=["bob"], extra=external(bob_tor) + ["--pow", "on"]).start()
     t1 = time.monotonic()
     bob.wait_for_log(r"reachable as", deadline=120)
     alice.wait_for_log(r"reachable as", deadline=120)
@@ -74,10 +76,48 @@ def test_alice_delivers_to_bobs_full_address_over_tor(nodes):
     assert r.stdout.startswith("delivered bob@"), r.stdout
     assert "certificate matches the address's fingerprint label (52 characters)" in r.stderr
     assert "TLSv1.3" in r.stderr
+    assert any("proof of work required: POW eqh96-5=8" in line for line in bob.log)
+    assert any("POW stamp accepted" in line for line in bob.log), "".join(bob.log)
     files = bob.maildir_files("bob")
     assert len(files) == 1
     _, body = stored_body(files[0])
     assert body == MESSAGE.encode()
+
+
+@pytest.fixture(scope="module")
+def dave(nodes, tor_client, tmp_path_factory):
+    """A node that asks for more proof of work than the standard offer
+    (eqh96-5 at effort 24 instead of 8)."""
+    node = Node(tmp_path_factory.mktemp("dave") / "dave", mailboxes=["dave"],
+                extra=external(tor_client("dave")) + ["--pow", "on", "--pow-eqh96-5", "24"]).start()
+    node.wait_for_log(r"reachable as", deadline=120)
+    yield node
+    node.stop()
+
+
+def test_send_mints_for_the_effort_the_server_announces(nodes, dave):
+    alice, _, _, _ = nodes
+    r = send(alice, dave.address("dave", full=True))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("delivered dave@"), r.stdout
+    assert len(dave.maildir_files("dave")) == 1
+    assert any("proof of work required: POW eqh96-5=24" in line for line in dave.log)
+    assert any("POW stamp accepted" in line for line in dave.log), "".join(dave.log)
+    assert not any("POW stamp refused" in line for line in dave.log), "".join(dave.log)
+
+
+def test_the_queue_mints_for_the_effort_the_server_announces(nodes, dave):
+    alice, _, _, _ = nodes
+    before = len(dave.maildir_files("dave"))
+    start = len(alice.log)
+    msg = b"Subject: queued\r\n\r\nHello Dave.\r\n"
+    r = subprocess.run([BIN, "sendmail", "--data-dir", alice.data_dir, dave.address("dave")], input=msg,
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    alice.wait_for_log(r"delivered to dave@", deadline=120, start=start)
+    assert len(dave.maildir_files("dave")) == before + 1
+    assert not any("deferred" in line for line in alice.log[start:]), "".join(alice.log[start:])
+    assert not any("POW stamp refused" in line for line in dave.log), "".join(dave.log)
 
 
 def test_a_wrong_fingerprint_label_delivers_nothing(nodes):

@@ -136,6 +136,9 @@ public struct Configuration: Equatable, Sendable {
     /// first retry after retry_min, doubling up to retry_max, give up after
     /// queue_lifetime, warn the sender after delay_warning; 0 = no warning).
     public var queue = QueueSettings()
+    /// Proof of work: required of senders (pow), base efforts, solver
+    /// threads (docs/spec.md §5).
+    public var proofOfWork = ProofOfWorkSettings()
 
     public init() {}
 
@@ -168,6 +171,13 @@ public struct Configuration: Equatable, Sendable {
         t += "queue_lifetime = " + String(queue.maximalLifetime) + "\n"
         t += "delay_warning = " + String(queue.delayWarningTime) + "\n"
         t += "max_destinations = " + String(queue.maximumConcurrentDestinations) + "\n"
+        t += "# proof of work (docs/spec.md §5): required of senders; base effort per algorithm (0 = refused)\n"
+        t += "pow = " + (proofOfWork.required ? "on" : "off") + "\n"
+        t += "pow_eqh96-5 = " + String(proofOfWork.equihashEffort) + "\n"
+        t += "pow_a2id-1m = " + String(proofOfWork.argon2Effort) + "\n"
+        t += "pow_hc1 = " + String(proofOfWork.hashcashEffort) + "\n"
+        t += "# threads solving for outbound mail (0 = one per CPU)\n"
+        t += "pow_threads = " + String(proofOfWork.solverThreads) + "\n"
         return t
     }
 
@@ -253,6 +263,16 @@ public struct Configuration: Equatable, Sendable {
         case "queue_lifetime": queue.maximalLifetime = Int64(try number(60, 100 * 86_400))
         case "delay_warning": queue.delayWarningTime = Int64(try number(0, 100 * 86_400))
         case "max_destinations": queue.maximumConcurrentDestinations = try number(1, 1000)
+        case "pow":
+            switch value {
+            case "on": proofOfWork.required = true
+            case "off": proofOfWork.required = false
+            default: throw fail("expected on or off")
+            }
+        case "pow_eqh96-5": proofOfWork.equihashEffort = UInt32(try number(0, Int(UInt32.max)))
+        case "pow_a2id-1m": proofOfWork.argon2Effort = UInt32(try number(0, Int(UInt32.max)))
+        case "pow_hc1": proofOfWork.hashcashEffort = UInt32(try number(0, Int(UInt32.max)))
+        case "pow_threads": proofOfWork.solverThreads = try number(0, 64)
         case "log_level":
             guard let level = LogLevel(name: value) else {
                 throw fail("expected debug, info, warning or error")

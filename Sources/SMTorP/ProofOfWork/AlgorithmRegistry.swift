@@ -34,6 +34,10 @@ public struct AlgorithmRegistry: Equatable, Sendable {
     public static let defaultMaximumDoublings = 16
     /// 2026-01-01T00:00:00Z, when `hc1` became deprecated.
     public static let hashcashDeprecation: Int64 = 1_767_225_600
+    /// The base effort of `hc1`: 2^20 SHA-1 calls (20 bits), about the CPU
+    /// time of `eqh96-5` at effort 8 on a PC, before any doubling (and with
+    /// no memory cost, which is why it is deprecated).
+    public static let hashcashBaseEffort: UInt32 = 1 << 20
 
     /// The entries, in the order they are announced.
     public var entries: [Entry]
@@ -52,11 +56,11 @@ public struct AlgorithmRegistry: Equatable, Sendable {
     }
 
     /// The defaults: `eqh96-5` preferred at effort 8, `a2id-1m` accepted at 2,
-    /// `hc1` deprecated since 2026-01-01 from 4096.
+    /// `hc1` deprecated since 2026-01-01 from 2^20.
     public static let standard = AlgorithmRegistry(entries: [
         Entry(algorithm: .equihash96x5, status: .preferred, baseEffort: 8),
         Entry(algorithm: .argon2id1MiB, status: .accepted, baseEffort: 2),
-        Entry(algorithm: .hashcash1, status: .deprecated(since: hashcashDeprecation), baseEffort: 4096),
+        Entry(algorithm: .hashcash1, status: .deprecated(since: hashcashDeprecation), baseEffort: hashcashBaseEffort),
     ])
 
     /// The effort required for `algorithm` at `now` (Unix seconds), or nil

@@ -4,12 +4,15 @@
 // Solutions, per algorithm (challenge = 32 bytes, see Stamp):
 //   eqh96-5  attempt (4 bytes) || Equihash (96, 5) solution (72 bytes),
 //            for the seed challenge || attempt (36 bytes, a multiple of 4 as
-//            the kernel requires); final hash SHA-256(challenge || solution).
-//   hc1      1 ... 32 bytes of counter; final hash SHA-256(challenge ||
-//            solution).
+//            the kernel requires); the effort is checked on
+//            BLAKE2b-256(solution || challenge) (smtorp_pow_effort_check,
+//            the same function the C solver uses).
 //   a2id-1m  the 8-byte little-endian nonce of the C core's Argon2id puzzle
 //            (smtorp_argon2_pow_verify: opslimit 1, 1 MiB, one lane; the
 //            effort is checked on the Argon2id output itself).
+//   hc1      the whole legacy hashcash v1 token; SHA-1 of it must begin
+//            with the zero bits it claims (smtorp_hashcash_check), and the
+//            verifier already compared its claim (2^bits) with the effort.
 //
 // Untrusted input: solution bytes from stamps (lengths checked before any C
 // call; the C verifier checks everything else).
@@ -23,8 +26,6 @@ public struct CoreProofKernel: ProofKernel {
     public static let argon2Memory = 1 << 20
     /// Bytes of the Equihash attempt counter in front of its solution.
     public static let equihashAttemptLength = 4
-    /// The longest hashcash counter.
-    public static let hashcashMaximumCounterLength = 32
 
     /// Creates the kernel.
     public init() {}
@@ -61,9 +62,27 @@ public struct CoreProofKernel: ProofKernel {
             guard result == SMTORP_POW_OK else {
                 return .invalid(reason: String(cString: smtorp_pow_result_string(result)))
             }
+            let effortResult = solution.withUnsafeBufferPointer { s in
+                challenge.withUnsafeBufferPointer { c in
+                    smtorp_pow_effort_check(s.baseAddress, s.count, c.baseAddress, c.count, effort)
+                }
+            }
+            switch effortResult {
+            case SMTORP_WORK_OK: return .valid
+            case SMTORP_WORK_INSUFFICIENT_EFFORT: return .invalid(reason: "effort not met")
+            default: return .unavailable
+            }
         case .hashcash1:
-            guard solution.count <= Self.hashcashMaximumCounterLength else {
-                return .invalid(reason: "wrong solution length")
+            guard solution.count <= Int(SMTORP_HASHCASH_STAMP_MAX) else { return .invalid(reason: "token too long") }
+            var bits: UInt32 = 0
+            let result = solution.withUnsafeBufferPointer { token in
+                token.withMemoryRebound(to: CChar.self) { smtorp_hashcash_check($0.baseAddress, $0.count, &bits) }
+            }
+            switch result {
+            case SMTORP_WORK_OK: return .valid
+            case SMTORP_WORK_INSUFFICIENT_EFFORT: return .invalid(reason: "effort not met")
+            case SMTORP_WORK_MALFORMED: return .invalid(reason: "not a hashcash v1 token")
+            default: return .unavailable
             }
         case .argon2id1MiB:
             guard solution.count == Self.argon2NonceLength else { return .invalid(reason: "wrong solution length") }
@@ -76,7 +95,5 @@ public struct CoreProofKernel: ProofKernel {
             default: return .unavailable
             }
         }
-        return powMeetsEffort(digest(challenge + solution), effort: effort)
-            ? .valid : .invalid(reason: "effort not met")
     }
 }

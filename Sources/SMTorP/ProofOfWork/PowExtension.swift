@@ -52,6 +52,30 @@ public enum PowExtension {
         return requirements
     }
 
+    /// The marker before the requirements in a 450 reply's text.
+    public static let requirementsMarker = "POW required: "
+
+    /// The requirements a 450 4.7.0 reply's text repeats (`…; POW required:
+    /// eqh96-5 effort 8, a2id-1m effort 2`), skipping algorithms this node
+    /// does not know; nil when the text carries none or is malformed.
+    /// Untrusted: reply text from the network.
+    public static func requirements(inReplyText text: String) -> [PowRequirement]? {
+        let bytes = Array(text.utf8), marker = Array(requirementsMarker.utf8)
+        guard bytes.count >= marker.count,
+              let start = (0...(bytes.count - marker.count)).first(where: { Array(bytes[$0..<($0 + marker.count)]) == marker })
+        else { return nil }
+        var requirements: [PowRequirement] = []
+        for item in bytes[(start + marker.count)...].split(separator: UInt8(ascii: ",")) {
+            let words = item.split(separator: 0x20)
+            guard words.count == 3, Array(words[1]) == Array("effort".utf8),
+                  let effort = Stamp.parseEffort(String(decoding: words[2], as: UTF8.self)) else { return nil }
+            if let algorithm = PowAlgorithm(identifier: String(decoding: words[0], as: UTF8.self)) {
+                requirements.append(PowRequirement(algorithm: algorithm, effort: effort))
+            }
+        }
+        return requirements.isEmpty ? nil : requirements
+    }
+
     /// The stamp text of the RCPT parameters: nil without a `POW`
     /// parameter; `StampError.syntax` for one without a value or for two.
     public static func stampText(in parameters: [ESMTPParameter]) throws(StampError) -> String? {

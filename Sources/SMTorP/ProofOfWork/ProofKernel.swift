@@ -2,11 +2,13 @@
 // protocol so that the verifier stays pure and its ordering can be tested
 // with a counting fake (the real kernel, CoreProofKernel, is the C core's).
 //
-// The work rule, for every algorithm (the same as Tor's onion-service proof
-// of work, proposal 327): a solution is valid when its algorithm-specific
-// check passes and R * effort <= 2^32 - 1, where R is the first four bytes,
-// big endian, of the algorithm's final hash over challenge || solution. The
-// expected number of solving attempts is then `effort`.
+// The work rule of eqh96-5 and a2id-1m (the same as Tor's onion-service
+// proof of work, proposal 327): a solution is valid when its
+// algorithm-specific check passes and R * effort <= 2^32 - 1, where R is the
+// first four bytes, big endian, of the algorithm's final hash
+// (BLAKE2b-256(solution || challenge) for Equihash, the Argon2id output for
+// Argon2id). The expected number of solving attempts is then `effort`. The
+// legacy hc1 counts leading zero bits of SHA-1 instead (effort 2^bits).
 
 /// What a kernel says about a solution.
 public enum KernelVerdict: Equatable, Sendable {
@@ -26,12 +28,4 @@ public protocol ProofKernel {
     /// Checks `solution` of `algorithm` for `challenge` at `effort`.
     mutating func verify(algorithm: PowAlgorithm, challenge: [UInt8], effort: UInt32,
                          solution: [UInt8]) -> KernelVerdict
-}
-
-/// The effort rule shared by kernels and solvers: whether the 32-bit value
-/// `r` (first four bytes of the final hash, big endian) meets `effort`.
-public func powMeetsEffort(_ hash: [UInt8], effort: UInt32) -> Bool {
-    guard hash.count >= 4 else { return false }
-    let r = UInt64(hash[0]) << 24 | UInt64(hash[1]) << 16 | UInt64(hash[2]) << 8 | UInt64(hash[3])
-    return r * UInt64(effort) <= UInt64(UInt32.max)
 }

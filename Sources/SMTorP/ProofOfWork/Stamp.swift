@@ -17,6 +17,20 @@
 // solution binds the challenge: SHA-256 of the stamp text up to, not
 // including, the last ":" (so of every field but the solution).
 //
+// The deprecated algorithm `hc1` is legacy hashcash v1 itself, so that
+// stamps made by the `hashcash` tool work as they are (docs/spec.md §5.4):
+//
+//   legacy    = "1:" bits ":" hc-date ":" recipient-text ":" [ext] ":" rand
+//               ":" counter          ; `hashcash -m -b <bits> <recipient>`
+//   bits      = 1*3DIGIT             ; claimed leading zero bits of SHA-1
+//   hc-date   = 6DIGIT / 10DIGIT / 12DIGIT   ; YYMMDD[hhmm[ss]], UTC, 20YY
+//
+// It is told apart by its second field, digits where a stamp names its
+// algorithm. Its effort is 2^bits (capped at 2^32 - 1), its recipient the
+// resource field as written (any form of the address), its solution the
+// whole token, and its double-spend key a hash of the token (the same rand
+// with another counter is another proof, and costs another solve).
+//
 // Untrusted input: stamps come from RCPT commands of any client. Parsing is
 // strict (one text per stamp: anything non-canonical is refused) and every
 // refusal is a StampError naming the reason; no hashing happens here.
@@ -42,6 +56,8 @@ public struct Stamp: Equatable, Sendable {
 
     /// The length of a nonce, in bytes.
     public static let nonceLength = 16
+    /// The most leading zero bits a legacy hashcash stamp may claim (SHA-1).
+    public static let legacyMaximumBits = 160
 
     /// Creates a stamp from its parts.
     public init(algorithm: PowAlgorithm, effort: UInt32, recipient: SMTorPAddress,
@@ -69,6 +85,9 @@ public struct Stamp: Equatable, Sendable {
         guard fields[0] == version else {
             throw fields[0].isEmpty || fields.count == 1 ? .syntax : .unknownVersion
         }
+        if fields.count == 7, let first = fields[1].utf8.first, first >= 0x30 && first <= 0x39 {
+            return try parseLegacy(text, fields: fields)
+        }
         guard fields.count == 7, fields.allSatisfy({ !$0.isEmpty }) else { throw .syntax }
         guard let algorithm = PowAlgorithm(identifier: fields[1]) else { throw .unknownAlgorithm }
         guard let effort = Self.parseEffort(fields[2]) else { throw .badEffort }
@@ -81,6 +100,50 @@ public struct Stamp: Equatable, Sendable {
                      date: date, nonce: nonce, solution: solution)
     }
 
+    /// A legacy hashcash v1 token (`1:bits:date:resource:ext:rand:counter`)
+    /// as an `hc1` stamp. The SHA-1 work is the kernel's to check.
+    static func parseLegacy(_ text: String, fields: [String]) throws(StampError) -> Stamp {
+        // ext may be empty; everything else may not.
+        for (index, field) in fields.enumerated() where index != 4 && field.isEmpty { throw .syntax }
+        let bitsText = Array(fields[1].utf8)
+        guard bitsText.count <= 3, bitsText.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              bitsText.count == 1 || bitsText[0] != 0x30 else { throw .badEffort }
+        var bits = 0
+        for digit in bitsText { bits = bits * 10 + Int(digit - 0x30) }
+        guard bits <= legacyMaximumBits else { throw .badEffort }
+        let dateText = Array(fields[2].utf8)
+        guard dateText.count == 6 || dateText.count == 10 || dateText.count == 12,
+              let date = StampDate(text: "20" + String(decoding: dateText.prefix(6), as: UTF8.self)
+                                   + (dateText.count >= 10 ? String(decoding: dateText[6..<10], as: UTF8.self) : "0000")),
+              dateText.count != 12 || (dateText[10] >= 0x30 && dateText[10] <= 0x35
+                                       && dateText[11] >= 0x30 && dateText[11] <= 0x39) else { throw .badDate }
+        let recipient: SMTorPAddress?
+        do throws(AddressError) {
+            recipient = try Address.parseSMTorP(fields[3])
+        } catch {
+            throw .badRecipient
+        }
+        guard let recipient else { throw .badRecipient }
+        return Stamp(algorithm: .hashcash1, effort: bits >= 32 ? UInt32.max : UInt32(1) << UInt32(bits),
+                     recipient: recipient, date: date, nonce: Array(fields[5].utf8), solution: Array(text.utf8))
+    }
+
+    /// The least hashcash bits that carry `effort`: ceil(log2(effort)).
+    public static func legacyBits(forEffort effort: UInt32) -> Int {
+        var bits = 0
+        while bits < 32 && (UInt64(1) << UInt64(bits)) < UInt64(effort) { bits += 1 }
+        return bits
+    }
+
+    /// Whether this is a legacy hashcash token.
+    public var isLegacy: Bool { algorithm == .hashcash1 }
+
+    /// What the double-spend store remembers: the nonce, or for a legacy
+    /// token the first 16 bytes of `hash` (SHA-256) of the whole token.
+    public func spendKey(hash: ([UInt8]) -> [UInt8]) -> [UInt8] {
+        isLegacy ? Array(hash(solution).prefix(Self.nonceLength)) : nonce
+    }
+
     /// The stamp text without the solution (and without the last ":"): what
     /// the solution binds.
     public var unsolvedText: String {
@@ -90,7 +153,8 @@ public struct Stamp: Equatable, Sendable {
 
     /// The stamp as sent in `POW=<stamp>`.
     public func render() -> String {
-        unsolvedText + ":" + Base32.encode(solution)
+        if isLegacy { return String(decoding: solution, as: UTF8.self) }
+        return unsolvedText + ":" + Base32.encode(solution)
     }
 
     /// The challenge the solution must answer: `hash` (SHA-256; the verifier
@@ -100,7 +164,7 @@ public struct Stamp: Equatable, Sendable {
     }
 
     /// A decimal 1 ... UInt32.max without leading zeros.
-    static func parseEffort(_ text: String) -> UInt32? {
+    public static func parseEffort(_ text: String) -> UInt32? {
         let digits = Array(text.utf8)
         guard digits.count <= 10, let first = digits.first, first != UInt8(ascii: "0") else { return nil }
         var value: UInt64 = 0

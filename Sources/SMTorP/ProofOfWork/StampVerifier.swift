@@ -7,7 +7,8 @@
 //   2. date window            one comparison
 //   3. recipient binding      compares normalised addresses
 //   4. effort >= required     registry arithmetic
-//   5. double spend           one lookup in memory
+//   5. double spend           one lookup in memory (a legacy hashcash
+//                             token's key is one SHA-256 of it)
 //   6. Argon2id rate limit    a counter, only for the costly algorithm
 //   7. kernel                 the hashing (32 BLAKE2b calls for Equihash,
 //                             1 MiB of Argon2id), reached only by stamps
@@ -76,13 +77,15 @@ public struct StampVerifier<Store: DoubleSpendStoring, Kernel: ProofKernel> {
             return .insufficient(required: required, requirements: requirements)
         }
         // 5. double spend
-        guard !store.seen(stamp.nonce, now: now) else { return .replayed }
+        let spendKey = stamp.spendKey(hash: kernel.digest)
+        guard !store.seen(spendKey, now: now) else { return .replayed }
         // 6. rate limit of the costly algorithm
         if stamp.algorithm.isCostlyToVerify {
             guard argon2.admit() else { return .rateLimited(requirements: requirements) }
         }
         // 7. kernel
-        let challenge = stamp.challenge(hash: kernel.digest)
+        // (a legacy token is its own challenge: the kernel hashes it whole)
+        let challenge = stamp.isLegacy ? [] : stamp.challenge(hash: kernel.digest)
         switch kernel.verify(algorithm: stamp.algorithm, challenge: challenge, effort: stamp.effort,
                              solution: stamp.solution) {
         case .valid: break
@@ -91,7 +94,7 @@ public struct StampVerifier<Store: DoubleSpendStoring, Kernel: ProofKernel> {
         }
         // 8. spend the nonce, durably, before the RCPT is accepted
         do throws(CoreError) {
-            try store.record(stamp.nonce, expires: expiry(of: stamp))
+            try store.record(spendKey, expires: expiry(of: stamp))
         } catch {
             return .storeFailure(error.message)
         }

@@ -62,6 +62,14 @@ public enum DeliveryAttemptOutcome: Equatable, Sendable {
         }
     }
 
+    /// The proof of work the server asked for: a temporary 450 4.7.0 whose
+    /// text carries the requirements (docs/spec.md §5.5), or nil.
+    public var proofOfWorkRequirements: [PowRequirement]? {
+        guard case .temporaryFailure(let reply) = self, reply.code == 450,
+              reply.enhanced == EnhancedStatusCode(4, 7, 0) else { return nil }
+        return PowExtension.requirements(inReplyText: reply.lines.joined(separator: " "))
+    }
+
     /// Why, in words, as one line.
     public var reason: String {
         switch self {

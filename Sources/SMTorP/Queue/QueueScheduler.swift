@@ -179,6 +179,13 @@ public struct QueueScheduler: Sendable {
             state.statusCode = EnhancedStatusCode(5, 4, 7)  // delivery time expired
             state.reason = RecipientState.sanitizedLine(
                 "expired after " + Self.duration(settings.maximalLifetime) + ": " + state.reason)
+        } else if outcome.proofOfWorkRequirements != nil
+                    && PowExtension.requirements(inReplyText: entry.states[index].reply) == nil {
+            // The server asked for (more) proof of work and said how much:
+            // solve again and retry at once, once; if it asks again after
+            // that, the normal backoff applies (docs/spec.md §5.5).
+            state.status = .deferred
+            state.nextAttempt = now
         } else {
             state.status = .deferred
             state.nextAttempt = min(now + backoff(afterAttempts: state.attempts, random: random), expiry)

@@ -5,6 +5,13 @@
 // connection, one circuit, several messages and recipients for one onion).
 // Each outcome is recorded durably before the next decision.
 //
+// Proof of work: once the server's EHLO reply is in, a stamp is minted for
+// each recipient on worker threads (StampMinter) for the first of its `POW`
+// offers this node can solve (none when it offers no POW), then the
+// messages go out. If a server asked for more in a 450 4.7.0 than its EHLO
+// offered, what it asked is used for it from then on (and the scheduler
+// retries such a recipient at once, once).
+//
 // Bounces: a DSN goes into the sender's local Maildir under a name fixed by
 // the request (NotificationRequest.identifier), so a crash between storing
 // it and recording that it was stored can never produce a second one: the
@@ -33,6 +40,11 @@ public final class QueueRunner {
     var active: [String: SMTPClientConnection] = [:]
     var reportedCorrupt: [String] = []
     var waitingForTorLogged = false
+    /// Solves the stamps of outbound mail.
+    let minter: StampMinter
+    /// What each destination (onion name) asked for in its last 450 reply
+    /// that carried requirements.
+    var proofOfWorkOffers: [String: [PowRequirement]] = [:]
 
     /// How often the queue directory is looked at for new mail (from
     /// `smtorp sendmail`) and due retries.
@@ -40,8 +52,9 @@ public final class QueueRunner {
 
     public init(loop: EventLoop, store: QueueStore, settings: QueueSettings, identity: NodeIdentity,
                 maildir: Maildir, localMailboxes: [String], dataDirectory: String, logger: Logger,
-                socksAddress: @escaping () -> ListenAddress?) {
+                solverThreads: Int = 0, socksAddress: @escaping () -> ListenAddress?) {
         self.loop = loop
+        self.minter = StampMinter(loop: loop, threads: solverThreads)
         self.store = store
         self.scheduler = QueueScheduler(settings: settings)
         self.identity = identity
@@ -51,6 +64,11 @@ public final class QueueRunner {
         self.dataDirectory = dataDirectory
         self.logger = logger
         self.socksAddress = socksAddress
+        minter.onProgress = { [logger] request, attempts, milliseconds in
+            logger.info("queue: solving proof of work for " + request.recipient.text + " ("
+                        + request.requirement.algorithm.identifier + " effort " + String(request.requirement.effort)
+                        + "): " + String(attempts) + " attempts, " + String(milliseconds / 1000) + " s")
+        }
     }
 
     /// Starts the periodic scan (the first one at once).
@@ -65,7 +83,10 @@ public final class QueueRunner {
 
     /// Stops starting new deliveries (connections in progress are closed by
     /// the process exit; their mail stays queued and is retried).
-    public func stop() { timer?.stop() }
+    public func stop() {
+        timer?.stop()
+        minter.cancelAll()
+    }
 
     static func random() -> Double {
         var b = [UInt8](repeating: 0, count: 4)
@@ -135,7 +156,8 @@ public final class QueueRunner {
         let trust = TrustStore(directory: dataDirectory)
         let connection = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
                                               heloName: identity.onion.hostname, messages: messages,
-                                              trust: trust, logger: logger)
+                                              trust: trust, logger: logger,
+                                              preparation: stampPreparation(for: destination.onion.hostname))
         active[job.destination] = connection
         logger.info("queue: delivering " + String(messages.count) + " message(s) to " + job.destination)
         var recorded: [String] = []
@@ -161,6 +183,22 @@ public final class QueueRunner {
         }
     }
 
+    /// Mints the stamps of a job's messages for the server's offers (or for
+    /// what it asked in a 450 before).
+    func stampPreparation(for onion: String) -> MessagePreparation {
+        { [unowned(unsafe) self] extensions, messages, done in
+            guard let offered = extensions.proofOfWork else {
+                done(messages)  // no POW offered: no stamps
+                return
+            }
+            let offers = PowRequirement.raising(offered, to: self.proofOfWorkOffers[onion] ?? [])
+            self.minter.stamp(messages, offers: offers, now: smtorp_clock_unix_seconds(),
+                              onFailure: { [logger] mailbox, why in
+                                  logger.warning("queue: no proof-of-work stamp for " + mailbox.text + ": " + why)
+                              }, done: done)
+        }
+    }
+
     func record(_ results: [DeliveryJob.Result], outcome: ConnectionOutcome, destination: SMTorPAddress) {
         let now = smtorp_clock_unix_seconds()
         var delivered: [String] = []
@@ -170,6 +208,9 @@ public final class QueueRunner {
                 scheduler.record(result, in: &entry, now: now, random: Self.random())
                 try store.update(result.id, states: entry.states)
                 for (index, o) in result.outcomes {
+                    if let asked = o.proofOfWorkRequirements {
+                        proofOfWorkOffers[destination.onion.hostname] = asked
+                    }
                     if case .delivered = o {
                         delivered.append(entry.recipients[index].localPart)
                         logger.info("queue: " + result.id.text + " delivered to " + entry.recipients[index].text)

@@ -76,6 +76,11 @@ public struct ConnectionOutcome: Sendable {
     public var tlsCipher: String
 }
 
+/// Prepares messages for a server once its extensions are known (mints
+/// their proof-of-work stamps for its `POW` offers) and hands them back, on
+/// the loop thread, possibly later.
+public typealias MessagePreparation = (ClientExtensions, [ClientMessage], @escaping ([ClientMessage]) -> Void) -> Void
+
 /// Delivers messages to one onion over one connection.
 public final class SMTPClientConnection {
     let loop: EventLoop
@@ -93,13 +98,22 @@ public final class SMTPClientConnection {
     public var onReport: ((DeliveryReport, [UInt8]?) -> Void)?
     var ready = false
     var messageCount: Int
+    /// Messages held until the server's extensions are known (with a
+    /// preparation), and the preparation.
+    var heldMessages: [ClientMessage] = []
+    let preparation: MessagePreparation?
 
     /// Time allowed for SOCKS (circuit building, descriptor fetch,
     /// rendezvous) and the TLS handshake: onion connections are slow.
     public static let connectTimeoutMilliseconds: UInt64 = 120_000
 
+    /// A connection that sends `messages`. With `preparation` they are held
+    /// until the server's EHLO reply is in, then prepared for it (stamps
+    /// minted for its offers) and sent: no round trip is added, the server
+    /// waits while the stamps are solved.
     public init(loop: EventLoop, tls: TLSContext, socks: ListenAddress, destination: SMTorPAddress,
-                heloName: String, messages: [ClientMessage], trust: TrustStore, logger: Logger) {
+                heloName: String, messages: [ClientMessage], trust: TrustStore, logger: Logger,
+                preparation: MessagePreparation? = nil) {
         self.trust = trust
         self.loop = loop
         self.tls = tls
@@ -107,11 +121,17 @@ public final class SMTPClientConnection {
         self.destination = destination
         self.logger = logger
         self.messageCount = messages.count
+        self.preparation = preparation
         // SMTorP servers take EHLO in the client's first flight (spec §4.8).
-        var session = ClientSession(configuration: ClientConfiguration(heloName: heloName, earlyHello: true),
-                                    messages: messages)
-        _ = session.receive(.finish)  // nothing is sent before .ready
-        self.session = session
+        let configuration = ClientConfiguration(heloName: heloName, earlyHello: true)
+        if preparation != nil {
+            heldMessages = messages
+            session = ClientSession(configuration: configuration)
+        } else {
+            var session = ClientSession(configuration: configuration, messages: messages)
+            _ = session.receive(.finish)  // nothing is sent before .ready
+            self.session = session
+        }
     }
 
     /// Connects; `completion` runs once, on the loop.
@@ -215,6 +235,7 @@ public final class SMTPClientConnection {
     }
 
     func apply(_ effects: [ClientEffect]) {
+        var announced: ClientExtensions?
         for effect in effects {
             switch effect {
             case .send(let bytes):
@@ -227,8 +248,24 @@ public final class SMTPClientConnection {
             case .finished(let report):
                 outcome.reports.append(report)
                 onReport?(report, outcome.serverFingerprint)
+            case .extensionsAnnounced(let extensions):
+                announced = extensions
             case .close:
                 finish()
+            }
+        }
+        // After every effect of this input: the session now waits for
+        // messages (or has ended).
+        if let announced, let preparation, raw != nil {
+            let messages = heldMessages
+            heldMessages = []
+            // Strong: the preparation may outlive the connection's owner's
+            // reference (a long solve, a server that hung up meanwhile).
+            preparation(announced, messages) { [self] prepared in
+                // The connection may have ended meanwhile: then nothing is
+                // reported for these messages (the queue retries them).
+                guard self.raw != nil else { return }
+                self.apply(self.session.receive(.enqueueAll(prepared, last: true)))
             }
         }
     }

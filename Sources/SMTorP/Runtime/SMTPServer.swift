@@ -77,6 +77,9 @@ public final class SMTPServer {
     let passwords: PasswordFile?
     /// Cleans submitted messages before they are stored (submission).
     let cleaner: SubmissionCleaner?
+    /// Checks the stamps of RCPT commands (onion listener, when POW is
+    /// required).
+    let proofOfWork: ServerProofOfWork?
     let logger: Logger
     var listener: OpaquePointer? = nil
     var connections: [Int: ServerConnection] = [:]
@@ -88,17 +91,20 @@ public final class SMTPServer {
     /// The onion listener: implicit TLS with `tls`, local recipients only
     /// (`policy`), messages stored into the Maildirs by `store`.
     public convenience init(loop: EventLoop, tls: TLSContext, settings: SMTPServerSettings,
-                            policy: NodePolicy, store: LocalDelivery, logger: Logger) throws(CoreError) {
-        try self.init(loop: loop, tls: tls, settings: settings, policy: policy, logger: logger,
-                      store: { envelope, message in store.store(envelope, message: message) })
+                            policy: NodePolicy, proofOfWork: ServerProofOfWork? = nil, store: LocalDelivery,
+                            logger: Logger) throws(CoreError) {
+        try self.init(loop: loop, tls: tls, settings: settings, policy: policy, proofOfWork: proofOfWork,
+                      logger: logger, store: { envelope, message in store.store(envelope, message: message) })
     }
 
-    /// The onion listener with any store function.
+    /// The onion listener with any store function; with `proofOfWork`
+    /// every new recipient needs a stamp (docs/spec.md §5.5).
     public convenience init(loop: EventLoop, tls: TLSContext, settings: SMTPServerSettings,
-                            policy: NodePolicy, logger: Logger,
+                            policy: NodePolicy, proofOfWork: ServerProofOfWork? = nil, logger: Logger,
                             store: @escaping SMTPStoreFunction) throws(CoreError) {
         try self.init(loop: loop, implicitTLS: tls, startTLS: nil, settings: settings,
-                      policy: .relay(policy), passwords: nil, cleaner: nil, logger: logger, store: store)
+                      policy: .relay(policy), passwords: nil, cleaner: nil, proofOfWork: proofOfWork,
+                      logger: logger, store: store)
     }
 
     /// The mail submission listener (RFC 6409): cleartext, with STARTTLS to
@@ -117,12 +123,13 @@ public final class SMTPServer {
         let cleaner = SubmissionCleaner(hostname: settings.session.hostname,
                                         keepsMailerFields: settings.keepsMailerFields)
         try self.init(loop: loop, implicitTLS: nil, startTLS: startTLS, settings: settings,
-                      policy: .submission(policy), passwords: passwords, cleaner: cleaner, logger: logger,
-                      store: store)
+                      policy: .submission(policy), passwords: passwords, cleaner: cleaner, proofOfWork: nil,
+                      logger: logger, store: store)
     }
 
     init(loop: EventLoop, implicitTLS tls: TLSContext?, startTLS: TLSContext?, settings: SMTPServerSettings,
-         policy: ListenerPolicy, passwords: PasswordFile?, cleaner: SubmissionCleaner?, logger: Logger,
+         policy: ListenerPolicy, passwords: PasswordFile?, cleaner: SubmissionCleaner?,
+         proofOfWork: ServerProofOfWork?, logger: Logger,
          store: @escaping SMTPStoreFunction) throws(CoreError) {
         self.loop = loop
         self.settings = settings
@@ -131,6 +138,7 @@ public final class SMTPServer {
         self.startTLSContext = startTLS
         self.passwords = passwords
         self.cleaner = cleaner
+        self.proofOfWork = proofOfWork
         self.logger = logger
         var raw: OpaquePointer? = nil
         let result = smtorp_listener_new(loop.raw, settings.listen.host, settings.listen.port, tls?.raw,
@@ -168,9 +176,12 @@ public final class SMTPServer {
         }
         let id = nextConnectionID
         nextConnectionID += 1
+        var configuration = settings.session
+        // The requirements at accept time; each check uses the time of its RCPT.
+        configuration.proofOfWork = proofOfWork?.requirements()
         let connection = ServerConnection(id: id, raw: conn, server: self,
-                                          session: ServerSession(configuration: settings.session,
-                                                                 policy: policy))
+                                          session: ServerSession(configuration: configuration, policy: policy))
+        if let proofOfWork { connection.argon2 = proofOfWork.newSessionCounter() }
         connections[id] = connection
         smtorp_conn_set_callbacks(conn, ServerConnection.callbacks,
                                   Unmanaged.passUnretained(connection).toOpaque())
@@ -190,6 +201,8 @@ final class ServerConnection {
     let server: SMTPServer
     var session: ServerSession<ListenerPolicy>
     var ready = false
+    /// This session's allowance of Argon2id stamp verifications.
+    var argon2 = Argon2VerificationCounter()
 
     init(id: Int, raw: OpaquePointer, server: SMTPServer, session: ServerSession<ListenerPolicy>) {
         self.id = id
@@ -315,6 +328,12 @@ final class ServerConnection {
             smtorp_conn_set_read_timeout(raw, milliseconds)
         case .store(let envelope, let message):
             apply(session.receiveSubmission(.stored(store(envelope, message))))
+        case .checkStamp(let stamp, let recipient):
+            // (A session asks only when the listener offers POW.)
+            let refusal = server.proofOfWork.map {
+                $0.check(stamp: stamp, recipient: recipient, argon2: &argon2, connection: id)
+            } ?? Reply(450, EnhancedStatusCode(4, 7, 0), "POW cannot be checked here now")
+            apply(session.receiveSubmission(.stampChecked(refusal)))
         case .close:
             finish()
         }

@@ -26,6 +26,9 @@ public struct ClientExtensions: Equatable, Sendable {
     public var smtpUTF8 = false
     /// ENHANCEDSTATUSCODES (RFC 2034): replies carry `class.subject.detail`.
     public var enhancedStatusCodes = false
+    /// POW (docs/spec.md §5.5): RCPT takes `POW=<stamp>`; the offers this
+    /// node knows, in the server's order of preference (nil: not offered).
+    public var proofOfWork: [PowRequirement]?
 
     /// No extension: what a server greeted with HELO offers.
     public init() {}
@@ -56,6 +59,9 @@ public struct ClientExtensions: Equatable, Sendable {
                 smtpUTF8 = true
             case "ENHANCEDSTATUSCODES":
                 enhancedStatusCodes = true
+            case "POW":
+                // A malformed offer list still means POW is offered.
+                proofOfWork = PowExtension.parseAnnouncement(line) ?? []
             default:
                 continue
             }

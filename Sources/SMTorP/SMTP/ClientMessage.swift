@@ -31,17 +31,23 @@ public struct ClientMessage: Equatable, Sendable {
     /// fields. A non-ASCII address needs it too; the session adds that case
     /// itself.
     public var requiresSMTPUTF8: Bool
+    /// The proof-of-work stamp for each recipient (docs/spec.md §5.4), in
+    /// the order of `recipients`; empty or nil entries send none. A stamp is
+    /// sent as `POW=<stamp>` only to a server that offers POW, and only
+    /// when it is a valid esmtp-value (a stamp that is not is never sent).
+    public var stamps: [String?]
 
     /// Creates a message.
     public init(
         identifier: String, reversePath: Mailbox?, recipients: [Mailbox],
-        content: [UInt8], requiresSMTPUTF8: Bool = false
+        content: [UInt8], requiresSMTPUTF8: Bool = false, stamps: [String?] = []
     ) {
         self.identifier = identifier
         self.reversePath = reversePath
         self.recipients = recipients
         self.content = content
         self.requiresSMTPUTF8 = requiresSMTPUTF8
+        self.stamps = stamps
     }
 
     /// The message as the session sends it.
@@ -56,6 +62,9 @@ public struct ClientMessage: Equatable, Sendable {
         /// `<forward-path>` of each recipient, or nil when it cannot be
         /// written as one.
         let forwardPaths: [[UInt8]?]
+        /// ` POW=<stamp>` for each recipient that has a well-formed stamp,
+        /// else nil.
+        let stampParameters: [[UInt8]?]
         /// The text with every line end CRLF and a CRLF at the end (an empty
         /// text stays empty).
         let content: [UInt8]
@@ -104,6 +113,10 @@ public struct ClientMessage: Equatable, Sendable {
             recipients: recipients,
             reversePath: reverse,
             forwardPaths: recipients.map { ClientMessage.path(for: $0, isRecipient: true) },
+            stampParameters: recipients.indices.map { index in
+                guard index < stamps.count, let stamp = stamps[index] else { return nil }
+                return ClientMessage.stampParameter(stamp)
+            },
             content: content,
             hasEightBitContent: content.contains { $0 >= 0x80 },
             requiresSMTPUTF8: requiresSMTPUTF8 || !(reversePath?.isASCII ?? true)
@@ -123,6 +136,15 @@ public struct ClientMessage: Equatable, Sendable {
             return nil
         }
         return bytes
+    }
+
+    /// ` POW=<stamp>`, when the stamp is an esmtp-value (RFC 5321 §4.1.2:
+    /// printable ASCII but "=") no longer than a stamp may be.
+    private static func stampParameter(_ stamp: String) -> [UInt8]? {
+        let bytes = Array(stamp.utf8)
+        guard !bytes.isEmpty, bytes.count <= ProofOfWorkLimits().maximumStampLength,
+              bytes.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != 0x3D }) else { return nil }
+        return Array((" " + PowExtension.keyword + "=").utf8) + bytes
     }
 
     /// The text with every bare CR, bare LF and CRLF written as CRLF, ending

@@ -59,6 +59,9 @@ public enum ClientInput: Equatable, Sendable {
     case closed
     /// One more message to send on this connection.
     case enqueue(ClientMessage)
+    /// Messages to send on this connection, and whether they are the last
+    /// (then as `.finish` after them: QUIT joins the last flight).
+    case enqueueAll([ClientMessage], last: Bool)
     /// No more messages: the session sends QUIT once the queue is empty.
     case finish
 }
@@ -73,6 +76,12 @@ public enum ClientEffect: Equatable, Sendable {
     case setReadTimeout(milliseconds: UInt64)
     /// What became of one message; every message given is reported once.
     case finished(DeliveryReport)
+    /// The server's EHLO (or HELO) reply was accepted: these are its
+    /// extensions. Emitted once, before any transaction begins, so that an
+    /// owner that holds its messages back can prepare them for this server
+    /// (mint proof-of-work stamps for the offers of its `POW` keyword) and
+    /// then enqueue them.
+    case extensionsAnnounced(ClientExtensions)
     /// Close the connection after flushing what was sent.
     case close
 }
@@ -160,7 +169,11 @@ public struct ClientSession {
                 let index = nextRecipient
                 nextRecipient += 1
                 if let path = message.forwardPaths[index] {
-                    return (ClientSession.line("RCPT TO:", path), .recipient, .recipient(index))
+                    var command = path
+                    if extensions.proofOfWork != nil, let stamp = message.stampParameters[index] {
+                        command.append(contentsOf: stamp)  // docs/spec.md §5.5
+                    }
+                    return (ClientSession.line("RCPT TO:", command), .recipient, .recipient(index))
                 }
             }
             if !dataSent {
@@ -395,6 +408,21 @@ public struct ClientSession {
             end(with: .clientConnectionLost, sendingQuit: false, into: &effects)
         case .enqueue(let message):
             enqueue(message, into: &effects)
+        case .enqueueAll(let messages, let last):
+            for message in messages.dropLast() {
+                enqueue(message, into: &effects)
+            }
+            if last {
+                // Finishing first lets QUIT join the flight of the last
+                // message (a finish with an empty queue sends QUIT at once).
+                if let final = messages.last {
+                    queueLast(final, into: &effects)
+                } else {
+                    finish(into: &effects)
+                }
+            } else if let final = messages.last {
+                enqueue(final, into: &effects)
+            }
         case .finish:
             finish(into: &effects)
         }
@@ -444,6 +472,7 @@ public struct ClientSession {
         case .awaitingHelloReply(let isExtended):
             if reply.code / 100 == 2 {
                 extensions = isExtended ? ClientExtensions(extendedHelloReply: reply) : ClientExtensions()
+                effects.append(.extensionsAnnounced(extensions))
                 startNextTransaction(into: &effects)
             } else if isExtended && (reply.code == 500 || reply.code == 502) {
                 // EHLO not understood: HELO, and no extension at all
@@ -505,6 +534,21 @@ public struct ClientSession {
             return
         }
         queue.append(prepared)
+        if case .awaitingMessage = state {
+            startNextTransaction(into: &effects)
+        }
+    }
+
+    /// Enqueues the owner's last message and finishes, so that QUIT goes in
+    /// the same flight as the message when pipelining.
+    private mutating func queueLast(_ message: ClientMessage, into effects: inout [ClientEffect]) {
+        let prepared = message.prepared()
+        guard !isFinishing && !isClosed else {
+            effects.append(.finished(ClientSession.report(prepared, outcome: .failure(.clientSessionEnded))))
+            return
+        }
+        queue.append(prepared)
+        isFinishing = true
         if case .awaitingMessage = state {
             startNextTransaction(into: &effects)
         }

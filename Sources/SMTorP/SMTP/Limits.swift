@@ -85,6 +85,15 @@ public struct Limits: Equatable, Sendable {
     /// longer AUTH command line with 500 5.5.2.
     public var authenticationLineLength: Int
 
+    /// Longest RCPT command line carrying a `POW=` stamp, in octets,
+    /// including the CRLF (relay listener, when it offers POW).
+    ///
+    /// A stamp may be 1000 octets (ProofOfWorkLimits.maximumStampLength):
+    /// with the 512 octets of an ordinary command line and " POW=" that is
+    /// 1517; RFC 5321 §4.5.3.1.4 lets an extension raise the limit. Other
+    /// commands keep `commandLineLength`; a longer RCPT line gets 500 5.5.2.
+    public var stampCommandLineLength: Int
+
     /// Longest authorization identity, user name or password in an AUTH
     /// PLAIN message, in octets.
     ///
@@ -111,7 +120,8 @@ public struct Limits: Equatable, Sendable {
         maxProtocolErrors: Int = 10,
         maxHeldCommands: Int = 100,
         authenticationLineLength: Int = 12_288,
-        authenticationFieldLength: Int = 255
+        authenticationFieldLength: Int = 255,
+        stampCommandLineLength: Int = 1536
     ) {
         self.commandLineLength = commandLineLength
         self.textLineLength = textLineLength
@@ -126,5 +136,6 @@ public struct Limits: Equatable, Sendable {
         self.maxHeldCommands = maxHeldCommands
         self.authenticationLineLength = authenticationLineLength
         self.authenticationFieldLength = authenticationFieldLength
+        self.stampCommandLineLength = stampCommandLineLength
     }
 }

@@ -114,8 +114,9 @@ extension Reply {
     }
 
     /// 250: the EHLO reply, listing the service extensions (RFC 5321 §4.1.1.1).
-    public static func extendedHello(hostname: String, limits: Limits) -> Reply {
-        Reply(code: 250, enhanced: nil, lines: [
+    public static func extendedHello(hostname: String, limits: Limits,
+                                     proofOfWork: [PowRequirement]? = nil) -> Reply {
+        var reply = Reply(code: 250, enhanced: nil, lines: [
             hostname,
             "PIPELINING",                     // RFC 2920
             "SIZE \(limits.maxMessageSize)",  // RFC 1870
@@ -124,6 +125,10 @@ extension Reply {
             "SMTPUTF8",                       // RFC 6531
             "CHUNKING",                       // RFC 3030
         ])
+        if let proofOfWork {
+            reply.lines.append(PowExtension.announcement(proofOfWork))  // docs/spec.md §5.5
+        }
+        return reply
     }
 
     /// 250: the HELO reply (RFC 5321 §4.1.1.1).

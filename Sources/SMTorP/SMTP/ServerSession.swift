@@ -107,14 +107,21 @@ public struct ServerConfiguration: Sendable {
     public var tlsActive: Bool
     /// Which listener the session serves.
     public var profile: ServerProfile
+    /// The proof of work the relay listener requires (docs/spec.md §5): the
+    /// offers announced with the `POW` EHLO keyword, taken from the
+    /// algorithm registry when the connection is accepted. Nil: POW is not
+    /// offered and RCPT takes no parameter. With it every new recipient
+    /// costs a `.checkStamp` effect, whose answer decides its reply.
+    public var proofOfWork: [PowRequirement]?
 
     /// Creates a configuration.
     public init(hostname: String, limits: Limits = Limits(), tlsActive: Bool = true,
-                profile: ServerProfile = .relay) {
+                profile: ServerProfile = .relay, proofOfWork: [PowRequirement]? = nil) {
         self.hostname = hostname
         self.limits = limits
         self.tlsActive = tlsActive
         self.profile = profile
+        self.proofOfWork = proofOfWork
     }
 }
 
@@ -195,6 +202,11 @@ public enum ServerInput: Equatable, Sendable {
     /// The answer to the last `.checkPassword` effect (submission listener):
     /// whether the user name and password are right.
     case passwordChecked(Bool)
+    /// The answer to the last `.checkStamp` effect: nil when the stamp is
+    /// accepted (its nonce is spent), else the reply refusing the recipient
+    /// (`PowOutcome.reply`: 450 4.7.0 with the requirements, 550 5.7.1 for
+    /// a forged or replayed stamp).
+    case stampChecked(Reply?)
 }
 
 /// An effect the adapter carries out, in order.
@@ -212,6 +224,11 @@ public enum ServerEffect: Equatable, Sendable {
     /// answer with `.stored`; the session sends no reply until then. Input
     /// that arrives meanwhile is held and answered after that reply.
     case store(Envelope, message: [UInt8])
+    /// Check the proof-of-work stamp of a recipient the policy accepted: the
+    /// `POW=` value (nil when the RCPT had none) for `recipient`; answer with
+    /// `.stampChecked`. The session sends no reply until then and holds
+    /// input that arrives meanwhile.
+    case checkStamp(String?, recipient: Mailbox)
     /// Close the connection after flushing what was sent.
     case close
 }
@@ -290,6 +307,8 @@ public struct ServerSession<Policy: RecipientPolicy> {
         case awaitingAuthenticationResponse(Greeting)
         /// The password of `user` is being checked by the adapter.
         case awaitingPasswordCheck(Greeting, user: String)
+        /// The stamp of `recipient` is being checked by the adapter.
+        case awaitingStampCheck(Transaction, recipient: Mailbox)
         case closed
     }
 
@@ -373,7 +392,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 resumeCommands(into: &effects)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .line, .lineTooLong, .chunk, .stored, .passwordChecked:
+            case .line, .lineTooLong, .chunk, .stored, .passwordChecked, .stampChecked:
                 return  // impossible before the connection is up: ignored
             }
         case .awaitingTLSHandshake:
@@ -386,7 +405,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 resumeCommands(into: &effects)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .line, .lineTooLong, .chunk, .stored, .passwordChecked:
+            case .line, .lineTooLong, .chunk, .stored, .passwordChecked, .stampChecked:
                 return  // pre-TLS input the adapter failed to discard: never acted on
             }
         case .awaitingAuthenticationResponse(let greeting):
@@ -398,7 +417,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 respond(.authenticationLineTooLong(limit: limits.authenticationLineLength), into: &effects)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .stored, .passwordChecked:
+            case .ready, .chunk, .stored, .passwordChecked, .stampChecked:
                 return
             }
         case .awaitingPasswordCheck:
@@ -409,7 +428,18 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 hold(input)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .stored:
+            case .ready, .chunk, .stored, .stampChecked:
+                return
+            }
+        case .awaitingStampCheck:
+            switch input {
+            case .stampChecked(let refusal):
+                finishStampCheck(refusal, into: &effects)
+            case .line, .lineTooLong:
+                hold(input)
+            case .timeout:
+                closeOnTimeout(into: &effects)
+            case .ready, .chunk, .stored, .passwordChecked:
                 return
             }
         case .awaitingHello, .awaitingMail, .awaitingRecipient:
@@ -420,7 +450,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 respond(.commandLineTooLong(limit: limits.commandLineLength), into: &effects)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .stored, .passwordChecked:
+            case .ready, .chunk, .stored, .passwordChecked, .stampChecked:
                 return
             }
         case .receivingData:
@@ -431,7 +461,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 noteLongDataLine()
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .stored, .passwordChecked:
+            case .ready, .chunk, .stored, .passwordChecked, .stampChecked:
                 return
             }
         case .receivingChunk:
@@ -455,7 +485,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 }
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .lineTooLong, .stored, .passwordChecked:
+            case .ready, .lineTooLong, .stored, .passwordChecked, .stampChecked:
                 return
             }
         case .awaitingStore:
@@ -466,7 +496,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 hold(input)
             case .timeout:
                 closeOnTimeout(into: &effects)
-            case .ready, .chunk, .passwordChecked:
+            case .ready, .chunk, .passwordChecked, .stampChecked:
                 return
             }
         }
@@ -489,7 +519,8 @@ public struct ServerSession<Policy: RecipientPolicy> {
             respond(.bareLineFeedInCommand, into: &effects)
             return
         }
-        guard line.count + 1 <= limits.commandLineLength || isLongAuthenticateLine(line) else {
+        guard line.count + 1 <= limits.commandLineLength || isLongAuthenticateLine(line)
+                || isLongStampLine(line) else {
             respond(.commandLineTooLong(limit: limits.commandLineLength), into: &effects)
             return
         }
@@ -600,7 +631,9 @@ public struct ServerSession<Policy: RecipientPolicy> {
                     offersStartTLS: submission.tlsAvailable && !tlsActive,
                     offersAuthentication: offersAuthentication), into: &effects)
             } else {
-                respond(.extendedHello(hostname: configuration.hostname, limits: limits), into: &effects)
+                respond(.extendedHello(hostname: configuration.hostname, limits: limits,
+                                       proofOfWork: offersProofOfWork ? configuration.proofOfWork : nil),
+                        into: &effects)
             }
         case .hello(let domain):
             state = .awaitingMail(Greeting(heloName: domain, isExtended: false))
@@ -656,6 +689,20 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return false
         }
         return tlsActive || submission.cleartextAuthAllowed
+    }
+
+    /// Whether the relay offers POW (docs/spec.md §5.5).
+    private var offersProofOfWork: Bool {
+        !isSubmission && configuration.proofOfWork != nil
+    }
+
+    /// Whether an over-long command line may stand as a RCPT line carrying
+    /// a stamp (when POW is offered), judged from its first word.
+    private func isLongStampLine(_ line: [UInt8]) -> Bool {
+        guard offersProofOfWork, line.count + 1 <= limits.stampCommandLineLength, line.count > 5 else {
+            return false
+        }
+        return line[0..<5].map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 } == Array("RCPT ".utf8)
     }
 
     /// Whether an over-long command line may stand as an AUTH command line
@@ -873,7 +920,10 @@ public struct ServerSession<Policy: RecipientPolicy> {
             respond(.needMail, into: &effects)
             return
         }
-        guard parameters.isEmpty else {
+        // The only RCPT parameter is POW=, when offered (docs/spec.md §5.5).
+        let isStampParameter = { (parameter: ESMTPParameter) in parameter.keyword == PowExtension.keyword }
+        guard parameters.allSatisfy({ offersProofOfWork && transaction.greeting.isExtended && isStampParameter($0) })
+        else {
             respond(transaction.greeting.isExtended ? .unsupportedParameter : .parametersNeedExtendedHello,
                     into: &effects)
             return
@@ -896,7 +946,22 @@ public struct ServerSession<Policy: RecipientPolicy> {
         }
         switch policy.decide(mailbox, accepted: transaction.envelope.recipients) {
         case .accept:
-            if !transaction.envelope.recipients.contains(where: { $0.isSameAddress(as: mailbox) }) {
+            let isNew = !transaction.envelope.recipients.contains(where: { $0.isSameAddress(as: mailbox) })
+            if isNew && offersProofOfWork {
+                // The policy's cheap refusals came first; now the stamp,
+                // checked by the adapter (a repeated recipient costs none).
+                var stamp: String?
+                do throws(StampError) {
+                    stamp = try PowExtension.stampText(in: parameters)
+                } catch {
+                    respond(PowOutcome.forged(.malformed(error)).reply ?? .unsupportedParameter, into: &effects)
+                    return
+                }
+                state = .awaitingStampCheck(transaction, recipient: mailbox)
+                effects.append(.checkStamp(stamp, recipient: mailbox))
+                return
+            }
+            if isNew {
                 transaction.envelope.recipients.append(mailbox)
             }
             state = .awaitingRecipient(transaction)
@@ -904,6 +969,21 @@ public struct ServerSession<Policy: RecipientPolicy> {
         case .reject(let reply):
             respond(reply, into: &effects)
         }
+    }
+
+    private mutating func finishStampCheck(_ refusal: Reply?, into effects: inout [SubmissionEffect]) {
+        guard case .awaitingStampCheck(var transaction, let recipient) = state else {
+            return
+        }
+        if let refusal {
+            state = .awaitingRecipient(transaction)
+            respond(refusal, into: &effects)  // a 550 counts as a protocol error
+        } else {
+            transaction.envelope.recipients.append(recipient)
+            state = .awaitingRecipient(transaction)
+            respond(.recipientOK, into: &effects)
+        }
+        replayHeld(into: &effects)
     }
 
     private func protocolName(isExtended: Bool, smtpUTF8: Bool) -> String {
@@ -1125,7 +1205,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         }
         while !held.isEmpty {
             switch state {
-            case .awaitingStore, .awaitingPasswordCheck, .awaitingTLSHandshake, .closed:
+            case .awaitingStore, .awaitingPasswordCheck, .awaitingStampCheck, .awaitingTLSHandshake, .closed:
                 return
             case .awaitingGreetingReady, .awaitingHello, .awaitingMail, .awaitingRecipient,
                  .receivingData, .receivingChunk, .awaitingAuthenticationResponse:
@@ -1141,7 +1221,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
         case .awaitingMail(let greeting), .awaitingStore(let greeting),
              .awaitingAuthenticationResponse(let greeting), .awaitingPasswordCheck(let greeting, _):
             return greeting
-        case .awaitingRecipient(let transaction):
+        case .awaitingRecipient(let transaction), .awaitingStampCheck(let transaction, _):
             return transaction.greeting
         case .receivingData(let reception):
             return reception.transaction.greeting
@@ -1154,7 +1234,7 @@ public struct ServerSession<Policy: RecipientPolicy> {
 
     private var currentTransaction: Transaction? {
         switch state {
-        case .awaitingRecipient(let transaction):
+        case .awaitingRecipient(let transaction), .awaitingStampCheck(let transaction, _):
             return transaction
         case .receivingData(let reception):
             return reception.transaction
@@ -1198,7 +1278,9 @@ public struct ServerSession<Policy: RecipientPolicy> {
             return
         }
         let framing = isSubmission
-            ? max(limits.commandLineLength, limits.authenticationLineLength) : limits.commandLineLength
+            ? max(limits.commandLineLength, limits.authenticationLineLength)
+            : offersProofOfWork ? max(limits.commandLineLength, limits.stampCommandLineLength)
+            : limits.commandLineLength
         effects.append(.expectLines(maxLength: framing))
         effects.append(.setReadTimeout(milliseconds: limits.commandTimeoutMilliseconds))
     }

@@ -57,6 +57,11 @@ extension SubmissionEffect {
         .server(.store(envelope, message: message))
     }
 
+    /// `.server(.checkStamp(stamp, recipient:))`.
+    static func checkStamp(_ stamp: String?, recipient: Mailbox) -> SubmissionEffect {
+        .server(.checkStamp(stamp, recipient: recipient))
+    }
+
     /// `.server(.close)`.
     static var close: SubmissionEffect {
         .server(.close)
