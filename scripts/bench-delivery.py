@@ -6,8 +6,11 @@ onions. Prints the figures; run after `swift build`:
 
     python3 scripts/bench-delivery.py [--messages 200]
 
-Both runs use the same private Tor network and sending node, one after the
-other, so their ratio is meaningful on a noisy shared machine."""
+All runs use the same private Tor network and sending node, one after the
+other, so their ratios are meaningful on a noisy shared machine. The first
+two go to nodes with proof of work off (the transport alone); the third to
+one node that requires it at the default effort (eqh96-5 at 8), so that the
+sender mints a stamp per message on its worker threads."""
 import argparse
 import os
 import sys
@@ -54,23 +57,28 @@ def main():
     net = tornet.TorNetwork(base_dir=os.path.join(base, "tornet"))
     net.start()
     try:
-        names = ["s"] + ["r%d" % i for i in range(10)]
+        names = ["s"] + ["r%d" % i for i in range(10)] + ["p"]
         clients = net.clients_named(*names)
         sender = Node(os.path.join(base, "s"), mailboxes=["s"], extra=external(clients[0])).start()
         receivers = [Node(os.path.join(base, n), mailboxes=[n], extra=external(c)).start()
-                     for n, c in zip(names[1:], clients[1:])]
-        for r in receivers:
+                     for n, c in zip(names[1:-1], clients[1:-1])]
+        pow_receiver = Node(os.path.join(base, "p"), mailboxes=["p"],
+                            extra=external(clients[-1]) + ["--pow", "on"]).start()
+        for r in receivers + [pow_receiver]:
             r.wait_for_log(r"reachable as", deadline=120)
         rows = []
-        for n in (1, 10):
-            rate, secs, startup = run(sender, receivers[:n], args.messages)
-            rows.append((n, rate, secs, startup))
+        for label, targets in (("1 destination", receivers[:1]), ("10 destinations", receivers),
+                               ("1 destination, POW", [pow_receiver])):
+            rate, secs, startup = run(sender, targets, args.messages)
+            rows.append((label, rate, secs, startup))
         print("messages of 5 KB through sendmail -> queue -> Tor -> Maildir (fsync), %d per run" % args.messages)
-        for n, rate, secs, startup in rows:
-            print("  %2d destination(s): %6.1f msg/s  (%5.1f s for the batch, sender ready in %.1f s)"
-                  % (n, rate, secs, startup))
+        for label, rate, secs, startup in rows:
+            print("  %-19s %6.1f msg/s  (%5.1f s for the batch, sender ready in %.1f s)"
+                  % (label + ":", rate, secs, startup))
         print("  ratio 10/1: %.2f" % (rows[1][1] / rows[0][1]))
-        for node in [sender] + receivers:
+        print("  ratio POW/no POW (1 destination, eqh96-5 effort 8, %d solver threads): %.2f"
+              % (os.cpu_count() or 1, rows[2][1] / rows[0][1]))
+        for node in [sender] + receivers + [pow_receiver]:
             node.stop()
     finally:
         net.stop()

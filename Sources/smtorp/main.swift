@@ -364,8 +364,12 @@ func serve(_ args: [String]) throws(CLIError) {
                 var queued: String? = nil
                 if !remote.isEmpty {
                     do throws(QueueError) {
+                        let stamps = envelope.recipients.indices
+                            .filter { !policy.isLocalDomain(envelope.recipients[$0].domain) }
+                            .map { envelope.stamp(at: $0) }
                         queued = try queueStore.enqueue(reversePath: envelope.reversePath, recipients: remote,
-                                                        message: message, now: smtorp_clock_unix_seconds()).text
+                                                        stamps: stamps, message: message,
+                                                        now: smtorp_clock_unix_seconds()).text
                     } catch {
                         logger.error("submission: cannot queue: " + error.message)
                         return .temporaryFailure("Queue write failed, try again later")

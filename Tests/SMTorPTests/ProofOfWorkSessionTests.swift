@@ -316,4 +316,65 @@ final class ProofOfWorkSessionTests: XCTestCase {
         XCTAssertEqual(outcomes, [250, 450], "alice's stamp accepted, bob had none")
         XCTAssertEqual(server.stores.first?.envelope.recipients, [Address.smtorp(alice).mailbox])
     }
+
+    func testSubmissionCarriesStampsMintedByTheSendersDevice() throws {
+        // The sending relay takes POW= on RCPT (no work of its own, no
+        // check of the work: the destination does that) and passes the
+        // stamp on with the message; a stamp for another recipient or one
+        // that does not parse is refused.
+        let stamp = TestMinter.equihash(alice, effort: 8, now: start).render()
+        var wire = SubmissionWire.connected(tlsActive: true, cleartextAuthAllowed: false)
+        wire.send("EHLO mua.example", "AUTH PLAIN " + SubmissionNode.plain("", "alice", "secret"))
+        XCTAssertFalse(wire.replies[1].lines.contains { $0.hasPrefix("POW") },
+                       "the submission listener does not ask for proof of work")
+        wire.clear()
+        wire.send("MAIL FROM:<alice@\(SubmissionNode.onion)>",
+                  "RCPT TO:<bob@\(onion)>",
+                  "RCPT TO:<alice@\(onion)> POW=\(stamp)",
+                  "RCPT TO:<carol@\(onion)> POW=\(stamp)",
+                  "RCPT TO:<dave@\(onion)> POW=1:eqh96-5:8:x",
+                  "BDAT 4 LAST", "Hi")
+        XCTAssertEqual(wire.codes, ["250 2.1.0", "250 2.1.5", "250 2.1.5", "550 5.7.1", "550 5.7.1", "250 2.0.0"])
+        XCTAssertEqual(wire.replies[3].lines, ["POW stamp refused: stamp is for another recipient"])
+        XCTAssertEqual(wire.replies[4].lines, ["POW stamp refused: stamp syntax"])
+        let envelope = try XCTUnwrap(wire.stores.first?.envelope)
+        XCTAssertEqual(envelope.recipients.map(\.localPart), ["bob", "alice"])
+        XCTAssertEqual([envelope.stamp(at: 0), envelope.stamp(at: 1)], [nil, stamp])
+
+        // Through the queue: the stamp is stored with the message and offered
+        // for the first attempt only.
+        let queue = try QueueStore(directory: root + "/queue")
+        let id = try queue.enqueue(reversePath: nil, recipients: envelope.recipients,
+                                   stamps: envelope.recipients.indices.map { envelope.stamp(at: $0) },
+                                   message: Array("Hi\r\n".utf8), now: start)
+        var entry = try queue.load(id)
+        XCTAssertEqual(entry.stamps, [1: stamp])
+        let scheduler = QueueScheduler()
+        let first = scheduler.plan(entries: [entry], now: start, busyDestinations: [])
+        XCTAssertEqual(first.first?.messages.first?.stamps, [nil, stamp] as [String?])
+        XCTAssertEqual(first.first?.messages.first?.clientMessage(content: []).stamps, [nil, stamp] as [String?])
+        scheduler.record(.temporaryFailure(Reply(451, EnhancedStatusCode(4, 3, 0), "later")), recipient: 1,
+                         in: &entry, now: start, random: 0.5)
+        let later = scheduler.plan(entries: [entry], now: start + 100_000, busyDestinations: [])
+        XCTAssertEqual(later.first?.messages.first?.stamps, [nil, nil] as [String?], "spent or not, never offered twice")
+        // A stamp that cannot stand in a header or a command is not stored.
+        let other = try queue.enqueue(reversePath: nil, recipients: envelope.recipients,
+                                      stamps: ["a=b", "x y"], message: [], now: start)
+        XCTAssertEqual(try queue.load(other).stamps, [:])
+    }
+
+    func testMinterKeepsACarriedStampOnlyWhenTheServerAcceptsIt() {
+        let stamp = TestMinter.equihash(alice, effort: 8, now: start).render()
+        XCTAssertTrue(StampMinter.satisfies(stamp, [PowRequirement(algorithm: .equihash96x5, effort: 8)]))
+        XCTAssertFalse(StampMinter.satisfies(stamp, [PowRequirement(algorithm: .equihash96x5, effort: 16)]))
+        XCTAssertFalse(StampMinter.satisfies(stamp, [PowRequirement(algorithm: .argon2id1MiB, effort: 1)]))
+        XCTAssertFalse(StampMinter.satisfies("junk", [PowRequirement(algorithm: .equihash96x5, effort: 1)]))
+        XCTAssertEqual(PowRequirement.raising([PowRequirement(algorithm: .equihash96x5, effort: 8),
+                                               PowRequirement(algorithm: .hashcash1, effort: 64)],
+                                              to: [PowRequirement(algorithm: .equihash96x5, effort: 24),
+                                                   PowRequirement(algorithm: .argon2id1MiB, effort: 2)]),
+                       [PowRequirement(algorithm: .equihash96x5, effort: 24),
+                        PowRequirement(algorithm: .hashcash1, effort: 64),
+                        PowRequirement(algorithm: .argon2id1MiB, effort: 2)])
+    }
 }

@@ -37,7 +37,10 @@ def pair(tor_network, tor_client, tmp_path_factory):
     alice = Node(base / "alice", mailboxes=["alice"],
                  extra=external(qa) + ["--retry-min", "2", "--retry-max", "4", "--passwords", str(passwords),
                                        "--submission-listen", "127.0.0.1:0"]).start()
-    bob = Node(base / "bob", mailboxes=["bob"], extra=external(qb)).start()
+    # Proof of work on at bob, at effort 1 (one Equihash solve per
+    # recipient) to keep the 200-message crash test quick: alice mints a
+    # stamp per recipient for what bob's EHLO asks, across the kills too.
+    bob = Node(base / "bob", mailboxes=["bob"], extra=external(qb) + ["--pow", "on", "--pow-eqh96-5", "1"]).start()
     alice.wait_for_log(r"reachable as", deadline=120)
     bob.wait_for_log(r"reachable as", deadline=120)
     yield alice, bob
@@ -103,6 +106,36 @@ def test_submission_with_auth_goes_through_the_queue_over_tor(pair):
     stored = [open(f, "rb").read() for f in bob.maildir_files("bob") if b"X-Seq: 77" in open(f, "rb").read()][0]
     assert b"User-Agent" not in stored and b"laptop.local" not in stored
     assert b"Date: Sun, 29 Nov 2026 14:00:00 +0000" in stored
+
+
+def test_a_stamp_minted_by_the_senders_device_is_carried_through_the_relay(pair):
+    """The user's device mints the stamp (`smtorp pow mint`), the submission
+    listener takes it with RCPT ... POW=, the queue carries it, and bob
+    spends exactly that stamp: offered again to bob directly it is refused
+    as already used."""
+    import smtplib
+    import ssl
+    alice, bob = pair
+    line = alice.wait_for_log(r"submission listening on 127\.0\.0\.1:(\d+)")
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+    rcpt = bob.address("bob", full=True)
+    stamp = subprocess.run([BIN, "pow", "mint", rcpt, "--effort", "8"], capture_output=True, text=True,
+                           check=True, timeout=120).stdout.strip()
+    msg = "From: %s\r\nTo: %s\r\nSubject: carried\r\nX-Seq: 88\r\n\r\nwith my own stamp\r\n" % (
+        alice.address("alice", full=True), rcpt)
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.ehlo("laptop.local")
+        s.login("alice", "correct horse")
+        assert s.sendmail(alice.address("alice", full=True), [rcpt], msg, rcpt_options=["POW=" + stamp]) == {}
+    wait_until(lambda: 88 in seqs(bob, "bob"), what="the message with the carried stamp at bob")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", bob.port, context=ctx, timeout=30) as s:
+        s.ehlo("client.example.onion")
+        s.mail("carol@example.onion")
+        code, text = s.rcpt(rcpt, options=["POW=" + stamp])
+        assert (code, text) == (550, b"5.7.1 POW stamp refused: already used")
 
 
 def test_legacy_or_mixed_recipients_are_refused(pair):

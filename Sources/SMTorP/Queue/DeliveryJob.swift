@@ -22,6 +22,10 @@ public struct DeliveryJob: Equatable, Sendable {
         public var recipientIndices: [Int]
         /// Those recipients, in the same order.
         public var recipients: [Mailbox]
+        /// The stamp each recipient's submitter carried, for a recipient not
+        /// tried before (a stamp is spent once accepted), in the same order;
+        /// nil for none.
+        public var stamps: [String?] = []
 
         /// Creates a job message.
         public init(id: QueueID, reversePath: Mailbox?, recipientIndices: [Int], recipients: [Mailbox]) {
@@ -35,7 +39,7 @@ public struct DeliveryJob: Equatable, Sendable {
         /// that its report finds its way back (`results(from:)`).
         public func clientMessage(content: [UInt8], requiresSMTPUTF8: Bool = false) -> ClientMessage {
             ClientMessage(identifier: id.text, reversePath: reversePath, recipients: recipients,
-                          content: content, requiresSMTPUTF8: requiresSMTPUTF8)
+                          content: content, requiresSMTPUTF8: requiresSMTPUTF8, stamps: stamps)
         }
     }
 

@@ -21,6 +21,9 @@ public struct QueueEntry: Equatable, Sendable {
     public var size: Int
     /// One state per recipient, in the order of `recipients`.
     public var states: [RecipientState]
+    /// The proof-of-work stamps the submitter carried, by recipient index
+    /// (docs/spec.md §5.4).
+    public var stamps: [Int: String] = [:]
 
     /// Creates an entry.
     public init(id: QueueID, arrival: Int64, reversePath: Mailbox?, recipients: [Mailbox],

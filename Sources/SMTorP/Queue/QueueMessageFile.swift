@@ -6,6 +6,10 @@
 //   created <unix seconds>\n
 //   from <reverse-path>\n            "from <>" for the null reverse path
 //   rcpt <forward-path>\n            one line per recipient, in order
+//   stamp <index> <stamp>\n          optional: the proof-of-work stamp the
+//                                    submitter carried for recipient <index>
+//                                    (docs/spec.md §5.4), used for the first
+//                                    attempt only
 //   size <octets>\n
 //   \n
 //   <exactly `size` octets of message text>
@@ -29,6 +33,8 @@ struct QueueMessageFile: Equatable, Sendable {
     var reversePath: Mailbox?
     var recipients: [Mailbox]
     var size: Int
+    /// Carried stamps by recipient index.
+    var stamps: [Int: String] = [:]
 
     /// The first line of every message file: format and version.
     static let versionLine = "smtorp-queue 1"
@@ -43,6 +49,9 @@ struct QueueMessageFile: Equatable, Sendable {
         text += "from <" + (reversePath?.text ?? "") + ">\n"
         for recipient in recipients {
             text += "rcpt <" + recipient.text + ">\n"
+        }
+        for index in stamps.keys.sorted() {
+            if let stamp = stamps[index] { text += "stamp " + String(index) + " " + stamp + "\n" }
         }
         text += "size " + String(size) + "\n\n"
         return Array(text.utf8)
@@ -98,6 +107,17 @@ struct QueueMessageFile: Equatable, Sendable {
             line = nextLine()
         }
         guard !recipients.isEmpty else { throw damaged("no recipients") }
+        var stamps: [Int: String] = [:]
+        while let stampText = field("stamp", line) {
+            let parts = stampText.split(separator: 0x20, maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let index = decimal(Array(parts[0])), index < Int64(recipients.count),
+                  stamps[Int(index)] == nil, !parts[1].isEmpty,
+                  parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x3D }) else {
+                throw damaged("malformed stamp line")
+            }
+            stamps[Int(index)] = String(decoding: parts[1], as: UTF8.self)
+            line = nextLine()
+        }
         guard let sizeText = field("size", line), let size64 = decimal(sizeText) else {
             throw damaged("size line missing or malformed")
         }
@@ -107,7 +127,7 @@ struct QueueMessageFile: Equatable, Sendable {
         let text = index..<(index + size)
         index += size
         let file = QueueMessageFile(id: id, arrival: arrival, reversePath: fromPath.mailbox,
-                                    recipients: recipients, size: size)
+                                    recipients: recipients, size: size, stamps: stamps)
         guard Array(bytes[index...]) == file.trailer() else {
             throw damaged("trailer missing or wrong (the file was cut short or has extra bytes)")
         }

@@ -92,16 +92,19 @@ public struct QueueScheduler: Sendable {
                 }
                 groups[g].label = label.isEmpty ? nil : label
                 groups[g].earliest = min(groups[g].earliest, state.nextAttempt)
+                // A carried stamp is good for the first attempt only.
+                let stamp = state.attempts == 0 ? entry.stamps[index] : nil
                 if let m = byHost[destination.host] {
                     groups[g].messages[m].due = min(groups[g].messages[m].due, state.nextAttempt)
                     groups[g].messages[m].message.recipientIndices.append(index)
                     groups[g].messages[m].message.recipients.append(recipient)
+                    groups[g].messages[m].message.stamps.append(stamp)
                 } else {
                     byHost[destination.host] = groups[g].messages.count
-                    groups[g].messages.append(Pending(
-                        due: state.nextAttempt,
-                        message: DeliveryJob.Message(id: entry.id, reversePath: entry.reversePath,
-                                                     recipientIndices: [index], recipients: [recipient])))
+                    var message = DeliveryJob.Message(id: entry.id, reversePath: entry.reversePath,
+                                                      recipientIndices: [index], recipients: [recipient])
+                    message.stamps = [stamp]
+                    groups[g].messages.append(Pending(due: state.nextAttempt, message: message))
                 }
             }
         }

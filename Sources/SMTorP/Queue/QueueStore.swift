@@ -89,7 +89,7 @@ public final class QueueStore {
     ///   - recipients: SMTorP addresses (at least one).
     ///   - message: the message text (RFC 5322), CRLF line ends.
     ///   - now: the arrival time, Unix seconds.
-    public func enqueue(reversePath: Mailbox?, recipients: [Mailbox], message: [UInt8],
+    public func enqueue(reversePath: Mailbox?, recipients: [Mailbox], stamps: [String?] = [], message: [UInt8],
                         now: Int64) throws(QueueError) -> QueueID {
         guard !recipients.isEmpty else { throw .noRecipients }
         guard recipients.count <= Self.maximumRecipients else { throw .tooManyRecipients(recipients.count) }
@@ -107,8 +107,15 @@ public final class QueueStore {
         var attempt = 0
         while true {
             let id = try makeID(now: now)
-            let file = QueueMessageFile(id: id, arrival: now, reversePath: reversePath,
+            var file = QueueMessageFile(id: id, arrival: now, reversePath: reversePath,
                                         recipients: recipients, size: message.count)
+            for (index, stamp) in stamps.enumerated() where index < recipients.count {
+                // Only a stamp that can stand in the header and on the wire.
+                if let stamp, !stamp.isEmpty, stamp.utf8.count <= ProofOfWorkLimits().maximumStampLength,
+                   stamp.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x3D }) {
+                    file.stamps[index] = stamp
+                }
+            }
             do throws(CoreError) {
                 try DurableFile.write(path: messageDirectory + "/" + id.text,
                                       temporaryPath: temporaryDirectory + "/" + id.text,
@@ -216,8 +223,10 @@ public final class QueueStore {
                     continue  // unreadable now: not scheduled until it can be read
                 }
             }
-            scan.entries.append(QueueEntry(id: id, arrival: file.arrival, reversePath: file.reversePath,
-                                           recipients: file.recipients, size: file.size, states: states))
+            var entry = QueueEntry(id: id, arrival: file.arrival, reversePath: file.reversePath,
+                                   recipients: file.recipients, size: file.size, states: states)
+            entry.stamps = file.stamps
+            scan.entries.append(entry)
         }
         for key in Array(verified.keys) where present[key] == nil { verified[key] = nil }
         if repairing {
@@ -330,8 +339,10 @@ public final class QueueStore {
                 states = stored
             }
         }
-        return QueueEntry(id: id, arrival: file.arrival, reversePath: file.reversePath,
-                          recipients: file.recipients, size: file.size, states: states)
+        var entry = QueueEntry(id: id, arrival: file.arrival, reversePath: file.reversePath,
+                               recipients: file.recipients, size: file.size, states: states)
+        entry.stamps = file.stamps
+        return entry
     }
 
     /// The text of message `id`, checked again in full: a file found damaged

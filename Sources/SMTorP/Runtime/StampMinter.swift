@@ -131,8 +131,17 @@ public final class StampMinter {
 }
 
 extension StampMinter {
+    /// Whether stamp text `carried` is for an algorithm `offers` lists, at
+    /// no less than its effort (the server checks the rest).
+    static func satisfies(_ carried: String, _ offers: [PowRequirement]) -> Bool {
+        let stamp: Stamp
+        do throws(StampError) { stamp = try Stamp.parse(carried) } catch { return false }
+        return offers.contains { $0.algorithm == stamp.algorithm && stamp.effort >= $0.effort }
+    }
+
     /// Mints a stamp for every recipient of `messages` that is an SMTorP
-    /// address, at the first of `offers` it can solve, dated `now`; calls
+    /// address (and carries no usable stamp), at the first of `offers` it can
+    /// solve, dated `now`; calls
     /// `done` on the loop thread with the messages carrying their stamps.
     /// A recipient whose stamp could not be made goes without one (the
     /// server then answers 450 and the queue retries); `onFailure` hears why.
@@ -145,6 +154,14 @@ extension StampMinter {
         for (m, message) in messages.enumerated() {
             result[m].stamps = message.recipients.map { _ in nil }
             for (r, mailbox) in message.recipients.enumerated() {
+                // A stamp carried from the sender's device (docs/spec.md
+                // §5.4) is used when this server accepts its algorithm at
+                // its effort; else this node mints one.
+                if r < message.stamps.count, let carried = message.stamps[r],
+                   Self.satisfies(carried, offers) {
+                    result[m].stamps[r] = carried
+                    continue
+                }
                 let parsed: SMTorPAddress?
                 do throws(AddressError) { parsed = try Address.parseSMTorP(mailbox.text) } catch { parsed = nil }
                 guard let recipient = parsed,

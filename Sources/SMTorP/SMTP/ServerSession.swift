@@ -154,6 +154,16 @@ public struct Envelope: Equatable, Sendable {
     /// The user who authenticated with AUTH before MAIL (submission
     /// listener), or nil.
     public var authenticatedUser: String?
+    /// The proof-of-work stamp each recipient's RCPT carried, in the order
+    /// of `recipients` (submission listener: stamps minted by the user's
+    /// own device, passed on with the message, docs/spec.md §5.4); nil for
+    /// none. Empty when no recipient had one.
+    public var stamps: [String?] = []
+
+    /// The stamp of the recipient at `index`, if it carried one.
+    public func stamp(at index: Int) -> String? {
+        index < stamps.count ? stamps[index] : nil
+    }
 
     /// Creates an envelope.
     public init(
@@ -920,9 +930,12 @@ public struct ServerSession<Policy: RecipientPolicy> {
             respond(.needMail, into: &effects)
             return
         }
-        // The only RCPT parameter is POW=, when offered (docs/spec.md §5.5).
+        // The only RCPT parameter is POW=: on the relay when it offers POW
+        // (docs/spec.md §5.5), on the submission listener to carry a stamp
+        // the user's device minted (§5.4).
         let isStampParameter = { (parameter: ESMTPParameter) in parameter.keyword == PowExtension.keyword }
-        guard parameters.allSatisfy({ offersProofOfWork && transaction.greeting.isExtended && isStampParameter($0) })
+        let takesStamps = offersProofOfWork || isSubmission
+        guard parameters.allSatisfy({ takesStamps && transaction.greeting.isExtended && isStampParameter($0) })
         else {
             respond(transaction.greeting.isExtended ? .unsupportedParameter : .parametersNeedExtendedHello,
                     into: &effects)
@@ -961,6 +974,20 @@ public struct ServerSession<Policy: RecipientPolicy> {
                 effects.append(.checkStamp(stamp, recipient: mailbox))
                 return
             }
+            if isNew && isSubmission && !parameters.isEmpty {
+                // A carried stamp must be one, for this recipient; its work
+                // is the destination's to check.
+                switch Self.carriedStamp(parameters, for: mailbox) {
+                case .success(let stamp):
+                    while transaction.envelope.stamps.count < transaction.envelope.recipients.count {
+                        transaction.envelope.stamps.append(nil)
+                    }
+                    transaction.envelope.stamps.append(stamp)
+                case .failure(let refusal):
+                    respond(refusal.reply, into: &effects)
+                    return
+                }
+            }
             if isNew {
                 transaction.envelope.recipients.append(mailbox)
             }
@@ -969,6 +996,34 @@ public struct ServerSession<Policy: RecipientPolicy> {
         case .reject(let reply):
             respond(reply, into: &effects)
         }
+    }
+
+    /// A refusal, as the error of `carriedStamp`.
+    private struct StampRefusal: Error {
+        let reply: Reply
+    }
+
+    /// The stamp a submitted RCPT carries for `mailbox`, when it parses and
+    /// is bound to that (SMTorP) recipient; else the 550 5.7.1 refusing it.
+    private static func carriedStamp(_ parameters: [ESMTPParameter], for mailbox: Mailbox) -> Result<String, StampRefusal> {
+        func refuse(_ forgery: PowForgery) -> Result<String, StampRefusal> {
+            .failure(StampRefusal(reply: PowOutcome.forged(forgery).reply ?? .unsupportedParameter))
+        }
+        let text: String?
+        let stamp: Stamp
+        do throws(StampError) {
+            text = try PowExtension.stampText(in: parameters)
+            guard let text else { return refuse(.malformed(.syntax)) }
+            stamp = try Stamp.parse(text)
+        } catch {
+            return refuse(.malformed(error))
+        }
+        let recipient: SMTorPAddress?
+        do throws(AddressError) { recipient = try Address.parseSMTorP(mailbox.text) } catch { recipient = nil }
+        guard let recipient, recipient.shortText == stamp.recipient.shortText, let text else {
+            return refuse(.wrongRecipient)
+        }
+        return .success(text)
     }
 
     private mutating func finishStampCheck(_ refusal: Reply?, into effects: inout [SubmissionEffect]) {
