@@ -52,7 +52,7 @@ done
 for name in bob alice; do
   wait_for "$run/$name.log" "reachable as" 180
   echo "== node $name is published:"
-  grep -E "authenticated to tor|onion service added|HS_DESC UPLOADED|onion service published|reachable as" \
+  grep -E "authenticated to tor|onion service added|HS_DESC UPLOADED|onion service published|reachable as|proof of work required" \
     "$run/$name.log" | sed 's/^/   /'
 done
 
@@ -65,6 +65,8 @@ printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: hello over SMTorP\r\n\r\nHi
   "$bin" send --data-dir "$run/alice" --tor-socks "127.0.0.1:$(port alice socks_port_extended)" \
     --from "$alice_full" --to "$bob_full" 2>&1 | sed 's/^/   /'
 
+echo "== bob checked alice's proof of work (a stamp per recipient, minted on her worker threads)"
+grep -E "POW stamp" "$run/bob.log" | sed 's/^/   /'
 echo "== where it landed"
 file=$(ls "$run/bob/Maildir/bob/new/"*)
 echo "   $file"

@@ -377,4 +377,64 @@ final class ProofOfWorkSessionTests: XCTestCase {
                         PowRequirement(algorithm: .hashcash1, effort: 64),
                         PowRequirement(algorithm: .argon2id1MiB, effort: 2)])
     }
+
+    func testMinterSolvesOnWorkerThreadsReportsProgressAndCancels() throws {
+        // A real loop: stamps are minted on C threads while the loop runs;
+        // the results and progress come back on the loop thread.
+        let loop = try EventLoop()
+        let minter = StampMinter(loop: loop, threads: 2)
+        minter.progressIntervalMilliseconds = 100
+        var outcomes: [StampMinter.Outcome] = []
+        var progress: [UInt64] = []
+        let deadline = try LoopTimer(loop: loop) { loop.stop() }
+        deadline.start(milliseconds: 60_000)
+        func request(_ requirement: PowRequirement) -> StampRequest {
+            StampRequest(recipient: alice, requirement: requirement, date: StampDate(unixSeconds: start),
+                         nonce: TestMinter.randomNonce())
+        }
+        let requests = [request(PowRequirement(algorithm: .equihash96x5, effort: 8)),
+                        request(PowRequirement(algorithm: .argon2id1MiB, effort: 4)),
+                        request(PowRequirement(algorithm: .hashcash1, effort: 1 << 12))]
+        for r in requests {
+            minter.mint(r) { outcome in
+                outcomes.append(outcome)
+                if outcomes.count == requests.count { loop.stop() }
+            }
+        }
+        XCTAssertEqual(minter.pending, 3)
+        _ = loop.run()
+        XCTAssertEqual(outcomes.count, 3, "all three minted before the deadline")
+        // Each verifies as a node would.
+        var verifier = StampVerifier(store: InMemoryDoubleSpendStore(), kernel: CoreProofKernel())
+        var counter = Argon2VerificationCounter()
+        verifier.registry = AlgorithmRegistry(entries: [
+            .init(algorithm: .equihash96x5, status: .preferred, baseEffort: 8),
+            .init(algorithm: .argon2id1MiB, status: .accepted, baseEffort: 4),
+            .init(algorithm: .hashcash1, status: .accepted, baseEffort: 1 << 12),
+        ])
+        for outcome in outcomes {
+            guard case .stamp(let text) = outcome else { return XCTFail("\(outcome)") }
+            XCTAssertEqual(verifier.verify(stampText: text, recipient: alice, now: start + 60, argon2: &counter),
+                           .accepted, text)
+        }
+        // A solve that cannot end soon: progress comes, then cancel stops it
+        // and no result is reported.
+        outcomes = []
+        minter.onProgress = { _, attempts, _ in
+            progress.append(attempts)
+            if progress.count == 2 {
+                minter.cancelAll()
+                loop.stop()
+            }
+        }
+        minter.mint(request(PowRequirement(algorithm: .equihash96x5, effort: UInt32.max))) { outcome in
+            outcomes.append(outcome)
+        }
+        _ = loop.run()
+        XCTAssertEqual(progress.count, 2, "progress before the deadline")
+        XCTAssertLessThanOrEqual(progress[0], progress[1])
+        XCTAssertEqual(minter.pending, 0)
+        XCTAssertTrue(outcomes.isEmpty, "a cancelled request reports nothing")
+        deadline.stop()
+    }
 }

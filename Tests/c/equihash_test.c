@@ -21,28 +21,14 @@
 #include <equihash.h> /* libequihash: solve(), verify(), solsize() */
 
 #include "smtorp_core.h"
+#include "check.h"
 #include "../../CSources/core/equihash_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Reporting                                                          */
 /* ------------------------------------------------------------------ */
 
-static int passed, failed;
 
-static void check(int condition, const char *name, const char *fmt, ...) {
-    if (condition) {
-        passed++;
-        printf("ok - %s\n", name);
-        return;
-    }
-    failed++;
-    printf("not ok - %s: ", name);
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
 
 static void check_result(smtorp_pow_result got, smtorp_pow_result want,
                          const char *name) {

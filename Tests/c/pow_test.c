@@ -23,35 +23,15 @@
 #include <unistd.h>
 
 #include "smtorp_core.h"
+#include "check.h"
 
 /* ------------------------------------------------------------------ */
 /* Reporting                                                          */
 /* ------------------------------------------------------------------ */
 
-static int passed, failed;
 static int light;
 
-static void check(int condition, const char *name, const char *fmt, ...) {
-    if (condition) {
-        passed++;
-        printf("ok - %s\n", name);
-        return;
-    }
-    failed++;
-    printf("not ok - %s: ", name);
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
 
-static void check_result(smtorp_work_result got, smtorp_work_result want,
-                         const char *name) {
-    check(got == want, name, "got %d (%s), want %d (%s)", (int)got,
-          smtorp_work_result_string(got), (int)want,
-          smtorp_work_result_string(want));
-}
 
 /* ------------------------------------------------------------------ */
 /* Effort                                                             */
@@ -109,16 +89,16 @@ static void test_effort(void) {
               h == 0x44cfde82u,
           "effort value: 72-byte solution || seed known answer", "%08x", h);
     /* 0x44cfde82 * 3 = 0xCE6F9B86 <= max; * 4 > max. */
-    check_result(smtorp_pow_effort_check(sol72, 72, (const uint8_t *)"seed",
+    check_work(smtorp_pow_effort_check(sol72, 72, (const uint8_t *)"seed",
                                          4, 3),
                  SMTORP_WORK_OK, "effort check: passes effort 3");
-    check_result(smtorp_pow_effort_check(sol72, 72, (const uint8_t *)"seed",
+    check_work(smtorp_pow_effort_check(sol72, 72, (const uint8_t *)"seed",
                                          4, 4),
                  SMTORP_WORK_INSUFFICIENT_EFFORT,
                  "effort check: fails effort 4");
-    check_result(smtorp_pow_effort_value(NULL, 3, NULL, 0, &h),
+    check_work(smtorp_pow_effort_value(NULL, 3, NULL, 0, &h),
                  SMTORP_WORK_INVALID_ARGUMENT, "effort value: NULL with length");
-    check_result(smtorp_pow_effort_value(NULL, 0, NULL, 0, NULL),
+    check_work(smtorp_pow_effort_value(NULL, 0, NULL, 0, NULL),
                  SMTORP_WORK_INVALID_ARGUMENT, "effort value: NULL output");
 }
 
@@ -153,48 +133,48 @@ static void test_argon2_kat(void) {
     }
     /* Nonce 1 with the defaults: h = 0x60a0c375, passes effort 2 (h * 2 =
      * 0xC14186EA) and fails effort 3 (0x121E24A5F). */
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1, 1024 * 1024, 1),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1, 1024 * 1024, 1),
                  SMTORP_WORK_OK, "argon2 verify: known nonce passes effort 2");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 3, 1, 1024 * 1024, 1),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 3, 1, 1024 * 1024, 1),
                  SMTORP_WORK_INSUFFICIENT_EFFORT,
                  "argon2 verify: known nonce fails effort 3");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 1, 1, 1024 * 1024, 0),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 1, 1, 1024 * 1024, 0),
                  SMTORP_WORK_OK, "argon2 verify: effort 1 accepts any nonce");
 
     /* Argument checks. */
     uint64_t nonce = 5;
-    check_result(smtorp_argon2_pow_verify(NULL, 4, 2, 1, 1u << 20, 0),
+    check_work(smtorp_argon2_pow_verify(NULL, 4, 2, 1, 1u << 20, 0),
                  SMTORP_WORK_INVALID_ARGUMENT, "argon2: NULL challenge");
-    check_result(smtorp_argon2_pow_verify(CH, 0, 2, 1, 1u << 20, 0),
+    check_work(smtorp_argon2_pow_verify(CH, 0, 2, 1, 1u << 20, 0),
                  SMTORP_WORK_INVALID_ARGUMENT, "argon2: empty challenge");
-    check_result(smtorp_argon2_pow_verify(CH, SMTORP_ARGON2_POW_CHALLENGE_MAX +
+    check_work(smtorp_argon2_pow_verify(CH, SMTORP_ARGON2_POW_CHALLENGE_MAX +
                                                   1,
                                           2, 1, 1u << 20, 0),
                  SMTORP_WORK_INVALID_ARGUMENT, "argon2: challenge too long");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 0, 1u << 20, 0),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 0, 1u << 20, 0),
                  SMTORP_WORK_BAD_PARAMETERS, "argon2: opslimit 0");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 9, 1u << 20, 0),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 9, 1u << 20, 0),
                  SMTORP_WORK_BAD_PARAMETERS, "argon2: opslimit above max");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1,
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1,
                                           4u * 1024 * 1024 + 1024, 0),
                  SMTORP_WORK_BAD_PARAMETERS, "argon2: memlimit above 4 MiB");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1, 4096, 0),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1, 4096, 0),
                  SMTORP_WORK_BAD_PARAMETERS, "argon2: memlimit below 8 KiB");
-    check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1, 65536 + 1, 0),
+    check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 2, 1, 65536 + 1, 0),
                  SMTORP_WORK_BAD_PARAMETERS,
                  "argon2: memlimit not a multiple of 1024");
-    check_result(smtorp_argon2_pow_solve(CH, CH_LEN, 2, 1, 1u << 20, 0, 0,
+    check_work(smtorp_argon2_pow_solve(CH, CH_LEN, 2, 1, 1u << 20, 0, 0,
                                          &nonce, NULL, NULL, NULL),
                  SMTORP_WORK_INVALID_ARGUMENT, "argon2 solve: 0 threads");
     check(nonce == 0, "argon2 solve: output zeroed on failure", "%llu",
           (unsigned long long)nonce);
-    check_result(smtorp_argon2_pow_solve(CH, CH_LEN, 2, 1, 1u << 20, 65, 0,
+    check_work(smtorp_argon2_pow_solve(CH, CH_LEN, 2, 1, 1u << 20, 65, 0,
                                          &nonce, NULL, NULL, NULL),
                  SMTORP_WORK_INVALID_ARGUMENT, "argon2 solve: 65 threads");
-    check_result(smtorp_argon2_pow_solve(CH, CH_LEN, 2, 1, 1u << 20, 1, 0,
+    check_work(smtorp_argon2_pow_solve(CH, CH_LEN, 2, 1, 1u << 20, 1, 0,
                                          NULL, NULL, NULL, NULL),
                  SMTORP_WORK_INVALID_ARGUMENT, "argon2 solve: NULL output");
-    check_result(smtorp_argon2_pow_solve(CH, CH_LEN, 1, 1, 1u << 20, 1, 77,
+    check_work(smtorp_argon2_pow_solve(CH, CH_LEN, 1, 1, 1u << 20, 1, 77,
                                          &nonce, NULL, NULL, NULL),
                  SMTORP_WORK_OK, "argon2 solve: effort 1");
     check(nonce == 77, "argon2 solve: effort 1 answers start_nonce", "%llu",
@@ -244,7 +224,7 @@ static void test_argon2_solve(void) {
             check(last >= 1 && last == nonce - 1000 + 1,
                   "argon2 solve: progress counts every evaluation",
                   "last %llu", (unsigned long long)last);
-        check_result(smtorp_argon2_pow_verify(CH, CH_LEN, effort, ops, mem,
+        check_work(smtorp_argon2_pow_verify(CH, CH_LEN, effort, ops, mem,
                                               nonce),
                      SMTORP_WORK_OK, "argon2: solved nonce verifies");
     }
@@ -253,7 +233,7 @@ static void test_argon2_solve(void) {
      * parameters or a higher effort refuse the proof (each with the exact
      * probability-1 reason computed by scanning). */
     if (first > 1000)
-        check_result(smtorp_argon2_pow_verify(CH, CH_LEN, effort, ops, mem,
+        check_work(smtorp_argon2_pow_verify(CH, CH_LEN, effort, ops, mem,
                                               first - 1),
                      SMTORP_WORK_INSUFFICIENT_EFFORT,
                      "argon2: wrong nonce -> INSUFFICIENT_EFFORT");
@@ -270,18 +250,18 @@ static void test_argon2_solve(void) {
     smtorp_work_result want_other = smtorp_pow_effort_ok(h_other, effort)
                                         ? SMTORP_WORK_OK
                                         : SMTORP_WORK_INSUFFICIENT_EFFORT;
-    check_result(smtorp_argon2_pow_verify(other, CH_LEN, effort, ops, mem,
+    check_work(smtorp_argon2_pow_verify(other, CH_LEN, effort, ops, mem,
                                           first),
                  want_other, "argon2: other challenge judged on its own h");
     /* Effort far above what h supports must fail (h > 0 for this nonce
      * with overwhelming probability; then effort 0xFFFFFFFF needs h <= 1). */
     check(h_other > 1, "argon2: other challenge h > 1", "%08x", h_other);
-    check_result(smtorp_argon2_pow_verify(other, CH_LEN, 0xFFFFFFFFu, ops,
+    check_work(smtorp_argon2_pow_verify(other, CH_LEN, 0xFFFFFFFFu, ops,
                                           mem, first),
                  SMTORP_WORK_INSUFFICIENT_EFFORT,
                  "argon2: different challenge fails a high effort");
     if (h_true > 1)
-        check_result(smtorp_argon2_pow_verify(CH, CH_LEN, 0xFFFFFFFFu, ops,
+        check_work(smtorp_argon2_pow_verify(CH, CH_LEN, 0xFFFFFFFFu, ops,
                                               mem, first),
                      SMTORP_WORK_INSUFFICIENT_EFFORT,
                      "argon2: solved nonce fails effort 0xFFFFFFFF");
@@ -321,11 +301,11 @@ static void test_argon2_cancel(void) {
         r = smtorp_argon2_pow_solve(CH, CH_LEN, 0xFFFFFFFFu, 1, mem, 3, 0,
                                     &nonce, NULL, &flag, NULL);
         pthread_join(tid, NULL);
-        check_result(r, SMTORP_WORK_CANCELLED,
+        check_work(r, SMTORP_WORK_CANCELLED,
                      "argon2 solve: cancelled from another thread");
     }
     flag = 1;
-    check_result(smtorp_argon2_pow_solve(CH, CH_LEN, 4, 1, mem, 1, 0, &nonce,
+    check_work(smtorp_argon2_pow_solve(CH, CH_LEN, 4, 1, mem, 1, 0, &nonce,
                                          NULL, &flag, NULL),
                  SMTORP_WORK_CANCELLED, "argon2 solve: flag already set");
 }
@@ -407,10 +387,10 @@ static void test_hashcash_kat(void) {
               (int)r, bits);
     }
     unsigned bits;
-    check_result(smtorp_hashcash_check(good, strlen(good) - 1, &bits),
+    check_work(smtorp_hashcash_check(good, strlen(good) - 1, &bits),
                  SMTORP_WORK_INSUFFICIENT_EFFORT,
                  "hashcash check: truncated by length");
-    check_result(smtorp_hashcash_check(NULL, 3, &bits),
+    check_work(smtorp_hashcash_check(NULL, 3, &bits),
                  SMTORP_WORK_INVALID_ARGUMENT, "hashcash check: NULL stamp");
 
     /* Mint: a fixed date and rand give a deterministic stamp. */
@@ -428,24 +408,24 @@ static void test_hashcash_kat(void) {
           "hashcash mint: fixed fields, 12 bits", "r=%d out=%s got=%u",
           (int)r, out, got);
     char small[40];
-    check_result(smtorp_hashcash_mint(8, "kat@example.onion", NULL, NULL,
+    check_work(smtorp_hashcash_mint(8, "kat@example.onion", NULL, NULL,
                                       small, sizeof small, NULL),
                  SMTORP_WORK_BUFFER_TOO_SMALL, "hashcash mint: small buffer");
     check(small[0] == '\0', "hashcash mint: output empty on failure", "");
-    check_result(smtorp_hashcash_mint(8, "a:b", NULL, NULL, out, sizeof out,
+    check_work(smtorp_hashcash_mint(8, "a:b", NULL, NULL, out, sizeof out,
                                       NULL),
                  SMTORP_WORK_MALFORMED, "hashcash mint: ':' in resource");
-    check_result(smtorp_hashcash_mint(8, "ab", "2611", NULL, out, sizeof out,
+    check_work(smtorp_hashcash_mint(8, "ab", "2611", NULL, out, sizeof out,
                                       NULL),
                  SMTORP_WORK_MALFORMED, "hashcash mint: bad date");
-    check_result(smtorp_hashcash_mint(8, "ab", NULL, "a b", out, sizeof out,
+    check_work(smtorp_hashcash_mint(8, "ab", NULL, "a b", out, sizeof out,
                                       NULL),
                  SMTORP_WORK_MALFORMED, "hashcash mint: bad rand");
-    check_result(smtorp_hashcash_mint(0, "ab", NULL, NULL, out, sizeof out,
+    check_work(smtorp_hashcash_mint(0, "ab", NULL, NULL, out, sizeof out,
                                       NULL),
                  SMTORP_WORK_BAD_PARAMETERS, "hashcash mint: 0 bits");
     int flag = 1;
-    check_result(smtorp_hashcash_mint(30, "ab", NULL, NULL, out, sizeof out,
+    check_work(smtorp_hashcash_mint(30, "ab", NULL, NULL, out, sizeof out,
                                       &flag),
                  SMTORP_WORK_CANCELLED, "hashcash mint: cancelled");
 }
@@ -497,7 +477,7 @@ static void test_hashcash_interop(void) {
             check(tool_check(stamp) == 1,
                   "hashcash interop: corrupted tool stamp refused by the tool",
                   "%s", stamp);
-            check_result(smtorp_hashcash_check(stamp, strlen(stamp), &bits),
+            check_work(smtorp_hashcash_check(stamp, strlen(stamp), &bits),
                          SMTORP_WORK_INSUFFICIENT_EFFORT,
                          "hashcash interop: corrupted tool stamp refused by ours");
         } else {
@@ -509,7 +489,7 @@ static void test_hashcash_interop(void) {
         char stamp[256];
         smtorp_work_result r = smtorp_hashcash_mint(
             16, RESOURCE, NULL, NULL, stamp, sizeof stamp, NULL);
-        check_result(r, SMTORP_WORK_OK, "hashcash mint: 16 bits");
+        check_work(r, SMTORP_WORK_OK, "hashcash mint: 16 bits");
         if (r != SMTORP_WORK_OK) continue;
         int st = tool_check(stamp);
         check(st == 0, "hashcash interop: our stamp valid for hashcash -c",
@@ -546,7 +526,7 @@ static void test_hashcash_interop(void) {
                   "hashcash interop: corrupted stamp of ours refused by the tool",
                   "%s", stamp);
             unsigned bits;
-            check_result(smtorp_hashcash_check(stamp, strlen(stamp), &bits),
+            check_work(smtorp_hashcash_check(stamp, strlen(stamp), &bits),
                          SMTORP_WORK_INSUFFICIENT_EFFORT,
                          "hashcash interop: corrupted stamp refused by ours");
         } else {

@@ -27,35 +27,15 @@
 #include <unistd.h>
 
 #include "smtorp_core.h"
+#include "check.h"
 
 /* ------------------------------------------------------------------ */
 /* Reporting                                                          */
 /* ------------------------------------------------------------------ */
 
-static int passed, failed;
 static int light;
 
-static void check(int condition, const char *name, const char *fmt, ...) {
-    if (condition) {
-        passed++;
-        printf("ok - %s\n", name);
-        return;
-    }
-    failed++;
-    printf("not ok - %s: ", name);
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
 
-static void check_work(smtorp_work_result got, smtorp_work_result want,
-                       const char *name) {
-    check(got == want, name, "got %d (%s), want %d (%s)", (int)got,
-          smtorp_work_result_string(got), (int)want,
-          smtorp_work_result_string(want));
-}
 
 /* ------------------------------------------------------------------ */
 /* Process state read from /proc: threads, descriptors, signal masks  */

@@ -62,7 +62,13 @@ public final class ServerProofOfWork {
         let outcome = verifier.verify(stampText: stamp, recipient: address, now: clock(), argon2: &argon2)
         switch outcome {
         case .accepted:
-            logger.debug("connection " + String(connection) + ": POW stamp accepted")
+            // The algorithm and effort, never the recipient (metadata).
+            var what = ""
+            do throws(StampError) {
+                let parsed = try Stamp.parse(stamp ?? "")
+                what = " (" + parsed.algorithm.identifier + " effort " + String(parsed.effort) + ")"
+            } catch {}
+            logger.info("connection " + String(connection) + ": POW stamp accepted" + what)
         case .storeFailure(let why):
             logger.error("connection " + String(connection) + ": cannot record a spent stamp: " + why)
         case .missing:

@@ -24,7 +24,9 @@ public final class StampMinter {
     }
 
     /// Milliseconds between progress reports of a long solve: 2 s.
-    public static let progressIntervalMilliseconds: UInt64 = 2000
+    public static let defaultProgressIntervalMilliseconds: UInt64 = 2000
+    /// Milliseconds between progress reports (the first after as long).
+    public var progressIntervalMilliseconds = StampMinter.defaultProgressIntervalMilliseconds
 
     let loop: EventLoop
     /// Solver threads per job.
@@ -110,7 +112,7 @@ public final class StampMinter {
         guard let running = current else { return }
         let elapsed = smtorp_pow_job_elapsed_ms(running.job)
         guard finished else {
-            if elapsed >= lastReport + Self.progressIntervalMilliseconds {
+            if elapsed >= lastReport + progressIntervalMilliseconds {
                 lastReport = elapsed
                 onProgress?(running.request, smtorp_pow_job_attempts(running.job), elapsed)
             }

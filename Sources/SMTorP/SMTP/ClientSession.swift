@@ -412,16 +412,10 @@ public struct ClientSession {
             for message in messages.dropLast() {
                 enqueue(message, into: &effects)
             }
-            if last {
-                // Finishing first lets QUIT join the flight of the last
-                // message (a finish with an empty queue sends QUIT at once).
-                if let final = messages.last {
-                    queueLast(final, into: &effects)
-                } else {
-                    finish(into: &effects)
-                }
-            } else if let final = messages.last {
-                enqueue(final, into: &effects)
+            if let final = messages.last {
+                enqueue(final, isLast: last, into: &effects)
+            } else if last {
+                finish(into: &effects)
             }
         case .finish:
             finish(into: &effects)
@@ -527,28 +521,17 @@ public struct ClientSession {
         }
     }
 
-    private mutating func enqueue(_ message: ClientMessage, into effects: inout [ClientEffect]) {
+    /// Queues `message`; `isLast` finishes at the same time, so that QUIT
+    /// goes in the same flight as the message when pipelining.
+    private mutating func enqueue(_ message: ClientMessage, isLast: Bool = false,
+                                  into effects: inout [ClientEffect]) {
         let prepared = message.prepared()
         guard !isFinishing && !isClosed else {
             effects.append(.finished(ClientSession.report(prepared, outcome: .failure(.clientSessionEnded))))
             return
         }
         queue.append(prepared)
-        if case .awaitingMessage = state {
-            startNextTransaction(into: &effects)
-        }
-    }
-
-    /// Enqueues the owner's last message and finishes, so that QUIT goes in
-    /// the same flight as the message when pipelining.
-    private mutating func queueLast(_ message: ClientMessage, into effects: inout [ClientEffect]) {
-        let prepared = message.prepared()
-        guard !isFinishing && !isClosed else {
-            effects.append(.finished(ClientSession.report(prepared, outcome: .failure(.clientSessionEnded))))
-            return
-        }
-        queue.append(prepared)
-        isFinishing = true
+        isFinishing = isLast
         if case .awaitingMessage = state {
             startNextTransaction(into: &effects)
         }
