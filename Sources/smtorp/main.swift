@@ -679,15 +679,15 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                      mayRetry: Bool) {
             let unstamped = ClientMessage(identifier: "0", reversePath: sender, recipients: recipients,
                                           content: message)
-            let preparation: MessagePreparation = { extensions, messages, done in
+            let preparation: MessagePreparation = { extensions, message, done in
                 guard let offered = extensions.proofOfWork else {
-                    done(messages)  // the server asks for no proof of work
+                    done(message)  // the server asks for no proof of work
                     return
                 }
-                minter.stamp(messages, offers: PowRequirement.raising(offered, to: asked),
+                minter.stamp([message], offers: PowRequirement.raising(offered, to: asked),
                              now: smtorp_clock_unix_seconds(), onFailure: { mailbox, why in
                                  say("no proof-of-work stamp for " + mailbox.text + ": " + why)
-                             }, done: done)
+                             }, done: { done($0[0]) })
             }
             let c = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
                                          heloName: identity.onion.hostname, messages: [unstamped], trust: trust,

@@ -183,19 +183,19 @@ public final class QueueRunner {
         }
     }
 
-    /// Mints the stamps of a job's messages for the server's offers (or for
+    /// Mints the stamps of a job's message for the server's offers (or for
     /// what it asked in a 450 before).
     func stampPreparation(for onion: String) -> MessagePreparation {
-        { [unowned(unsafe) self] extensions, messages, done in
+        { [unowned(unsafe) self] extensions, message, done in
             guard let offered = extensions.proofOfWork else {
-                done(messages)  // no POW offered: no stamps
+                done(message)  // no POW offered: no stamps
                 return
             }
             let offers = PowRequirement.raising(offered, to: self.proofOfWorkOffers[onion] ?? [])
-            self.minter.stamp(messages, offers: offers, now: smtorp_clock_unix_seconds(),
+            self.minter.stamp([message], offers: offers, now: smtorp_clock_unix_seconds(),
                               onFailure: { [logger] mailbox, why in
                                   logger.warning("queue: no proof-of-work stamp for " + mailbox.text + ": " + why)
-                              }, done: done)
+                              }, done: { done($0[0]) })
         }
     }
 

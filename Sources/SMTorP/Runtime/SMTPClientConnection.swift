@@ -76,10 +76,10 @@ public struct ConnectionOutcome: Sendable {
     public var tlsCipher: String
 }
 
-/// Prepares messages for a server once its extensions are known (mints
-/// their proof-of-work stamps for its `POW` offers) and hands them back, on
-/// the loop thread, possibly later.
-public typealias MessagePreparation = (ClientExtensions, [ClientMessage], @escaping ([ClientMessage]) -> Void) -> Void
+/// Prepares one message for a server once its extensions are known (mints
+/// its proof-of-work stamps for its `POW` offers) and hands it back, on the
+/// loop thread, at once or later.
+public typealias MessagePreparation = (ClientExtensions, ClientMessage, @escaping (ClientMessage) -> Void) -> Void
 
 /// Delivers messages to one onion over one connection.
 public final class SMTPClientConnection {
@@ -108,9 +108,10 @@ public final class SMTPClientConnection {
     public static let connectTimeoutMilliseconds: UInt64 = 120_000
 
     /// A connection that sends `messages`. With `preparation` they are held
-    /// until the server's EHLO reply is in, then prepared for it (stamps
-    /// minted for its offers) and sent: no round trip is added, the server
-    /// waits while the stamps are solved.
+    /// until the server's EHLO reply is in, then prepared for it one by one
+    /// (stamps minted for its offers), and each is sent as soon as it and
+    /// those before it are ready: no round trip is added, and the next
+    /// message's stamps are solved while the previous one travels.
     public init(loop: EventLoop, tls: TLSContext, socks: ListenAddress, destination: SMTorPAddress,
                 heloName: String, messages: [ClientMessage], trust: TrustStore, logger: Logger,
                 preparation: MessagePreparation? = nil) {
@@ -259,13 +260,27 @@ public final class SMTPClientConnection {
         if let announced, let preparation, raw != nil {
             let messages = heldMessages
             heldMessages = []
-            // Strong: the preparation may outlive the connection's owner's
-            // reference (a long solve, a server that hung up meanwhile).
-            preparation(announced, messages) { [self] prepared in
-                // The connection may have ended meanwhile: then nothing is
-                // reported for these messages (the queue retries them).
-                guard self.raw != nil else { return }
-                self.apply(self.session.receive(.enqueueAll(prepared, last: true)))
+            guard !messages.isEmpty else {
+                apply(session.receive(.finish))
+                return
+            }
+            // Messages go to the session in their order, each once it and
+            // every one before it are prepared; the last one finishes.
+            var prepared: [ClientMessage?] = messages.map { _ in nil }
+            var handedOver = 0
+            for (index, message) in messages.enumerated() {
+                // Strong: the preparation may outlive the owner's reference
+                // (a long solve, a server that hung up meanwhile).
+                preparation(announced, message) { [self] ready in
+                    // The connection may have ended meanwhile: then nothing
+                    // is reported for this message (the queue retries it).
+                    guard self.raw != nil else { return }
+                    prepared[index] = ready
+                    while handedOver < prepared.count, let next = prepared[handedOver] {
+                        handedOver += 1
+                        self.apply(self.session.receive(.enqueueAll([next], last: handedOver == prepared.count)))
+                    }
+                }
             }
         }
     }
