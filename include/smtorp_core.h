@@ -397,6 +397,26 @@ SMTORP_API SMTORP_WUR int smtorp_password_verify(const char *hash,
                                                  const uint8_t *password,
                                                  size_t length);
 
+typedef struct smtorp_password_check smtorp_password_check;
+/** Called on the loop thread, once, with the verdict of the check (1 when
+ *  the password matches). The callback may free the check. */
+typedef void (*smtorp_password_check_cb)(smtorp_password_check *check,
+                                         int matches, void *arg);
+/** smtorp_password_verify(hash, password) on a worker thread of its own
+ *  (one evaluation: 64 MiB, tens of milliseconds), so that the loop keeps
+ *  serving; both are copied (the copy of the password is wiped when the
+ *  check is freed). SMTORP_ERR_INVALID_ARGUMENT for NULLs or a hash not
+ *  NUL-terminated within smtorp_password_hash_size() bytes; _IO (no pipe),
+ *  _EVENT, _NO_MEMORY, _SPAWN (no thread; errno set). Run one at a time:
+ *  each holds the memory of one evaluation. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_password_check_start(
+    smtorp_loop *loop, const char *hash, const uint8_t *password,
+    size_t length, smtorp_password_check_cb cb, void *arg,
+    smtorp_password_check **out);
+/** Frees a check (loop thread). A running check is waited for (it cannot
+ *  be interrupted: at most one evaluation); no callback comes after. */
+SMTORP_API void smtorp_password_check_free(smtorp_password_check *check);
+
 /* ------------------------------------------------------------------ */
 /* SOCKS5 client (RFC 1928, RFC 1929) for Tor                         */
 /* ------------------------------------------------------------------ */

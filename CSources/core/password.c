@@ -6,12 +6,25 @@
  * (RFC 4616), and the hash string, read from the password file (a local
  * file the node's operator writes). libsodium parses the hash string and
  * compares in constant time; a malformed string is a mismatch.
+ *
+ * A check also runs on a worker thread (smtorp_password_check_start), so
+ * that the event loop keeps serving while it costs its 64 MiB.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pipe2 */
+#endif
+
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
-
-#include "smtorp_core.h"
 
 /* Argon2id with libsodium's INTERACTIVE limits (2 passes, 64 MiB): about
  * 50-100 ms on a small board, paid once per AUTH. */
@@ -57,4 +70,130 @@ SMTORP_API int smtorp_password_verify(const char *hash, const uint8_t *password,
     static const uint8_t empty = 0;
     return crypto_pwhash_str_verify(
                hash, (const char *)(password ? password : &empty), length) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The check on a worker thread                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A verification costs 64 MiB and tens of milliseconds: on the loop thread
+ * it would stall every other connection. smtorp_password_check_start runs
+ * it on a thread of its own that only writes one byte into a pipe when it
+ * is done; the loop's event for the pipe's read end joins the thread and
+ * calls the owner. The owner runs one check at a time (the memory of one
+ * evaluation is the bound a small board can afford).
+ */
+struct smtorp_password_check {
+    struct event *wake_event;
+    int wake_fds[2];
+    pthread_t thread;
+    int thread_running;
+    char hash[crypto_pwhash_STRBYTES];
+    uint8_t *password;  /* a copy, wiped and freed with the check */
+    size_t length;
+    int matches;        /* written by the worker before its byte */
+    smtorp_password_check_cb cb;
+    void *arg;
+};
+
+static void *password_check_main(void *arg) {
+    struct smtorp_password_check *check = arg;
+    int matches = smtorp_password_verify(check->hash, check->password, check->length);
+    __atomic_store_n(&check->matches, matches, __ATOMIC_RELEASE);
+    const uint8_t byte = 1;
+    while (write(check->wake_fds[1], &byte, 1) < 0 && errno == EINTR) {
+    }
+    return NULL;
+}
+
+static void password_check_join(struct smtorp_password_check *check) {
+    if (!check->thread_running) return;
+    pthread_join(check->thread, NULL);
+    check->thread_running = 0;
+}
+
+static void password_check_wake(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    struct smtorp_password_check *check = arg;
+    uint8_t sink[8];
+    while (read(fd, sink, sizeof sink) > 0) {
+    }
+    password_check_join(check); /* the worker has written: immediate */
+    (void)event_del(check->wake_event);
+    int matches = __atomic_load_n(&check->matches, __ATOMIC_ACQUIRE);
+    check->cb(check, matches, check->arg); /* may free: last statement */
+}
+
+SMTORP_API void smtorp_password_check_free(smtorp_password_check *check) {
+    if (check == NULL) return;
+    password_check_join(check);
+    if (check->wake_event != NULL) event_free(check->wake_event);
+    if (check->wake_fds[0] >= 0) close(check->wake_fds[0]);
+    if (check->wake_fds[1] >= 0) close(check->wake_fds[1]);
+    if (check->password != NULL) {
+        sodium_memzero(check->password, check->length);
+        free(check->password);
+    }
+    sodium_memzero(check->hash, sizeof check->hash);
+    free(check);
+}
+
+SMTORP_API smtorp_result smtorp_password_check_start(
+    smtorp_loop *loop, const char *hash, const uint8_t *password,
+    size_t length, smtorp_password_check_cb cb, void *arg,
+    smtorp_password_check **out) {
+    if (out == NULL) return SMTORP_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (loop == NULL || loop->base == NULL || cb == NULL || hash == NULL ||
+        (password == NULL && length > 0) || length > crypto_pwhash_PASSWD_MAX)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+    if (memchr(hash, '\0', crypto_pwhash_STRBYTES) == NULL)
+        return SMTORP_ERR_INVALID_ARGUMENT;
+
+    struct smtorp_password_check *check = calloc(1, sizeof *check);
+    if (check == NULL) return SMTORP_ERR_NO_MEMORY;
+    check->wake_fds[0] = check->wake_fds[1] = -1;
+    check->cb = cb;
+    check->arg = arg;
+    strcpy(check->hash, hash); /* fits: NUL within STRBYTES, checked above */
+    check->length = length;
+    check->password = malloc(length > 0 ? length : 1);
+    if (check->password == NULL) {
+        smtorp_password_check_free(check);
+        return SMTORP_ERR_NO_MEMORY;
+    }
+    if (length > 0) memcpy(check->password, password, length);
+
+    if (pipe2(check->wake_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        int saved = errno;
+        check->wake_fds[0] = check->wake_fds[1] = -1;
+        smtorp_password_check_free(check);
+        errno = saved;
+        return SMTORP_ERR_IO;
+    }
+    check->wake_event = event_new(loop->base, check->wake_fds[0],
+                                  EV_READ | EV_PERSIST, password_check_wake, check);
+    if (check->wake_event == NULL) {
+        smtorp_password_check_free(check);
+        return SMTORP_ERR_NO_MEMORY;
+    }
+    if (event_add(check->wake_event, NULL) != 0) {
+        smtorp_password_check_free(check);
+        return SMTORP_ERR_EVENT;
+    }
+    /* Signals stay with the loop thread (see powjob.c). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&check->thread, NULL, password_check_main, check);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        smtorp_password_check_free(check);
+        errno = rc;
+        return SMTORP_ERR_SPAWN;
+    }
+    check->thread_running = 1;
+    *out = check;
+    return SMTORP_OK;
 }

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1144,6 +1145,65 @@ static void test_password(void) {
               empty == SMTORP_ERR_INVALID_ARGUMENT && hash[0] == '\0',
           "password: small buffer and empty password refused, output zeroed",
           "r=%d empty=%d", r, empty);
+}
+
+/* The check on a worker thread: the verdict comes on the loop thread, and
+ * the loop keeps serving meanwhile (a 1 ms timer fires before the 64 MiB
+ * evaluation can be done). */
+static int pw_calls, pw_matches, pw_timer_fired, pw_timer_before_verdict;
+static pthread_t pw_loop_thread;
+static int pw_on_loop_thread;
+static void pw_timer(void) { pw_timer_fired = 1; }
+static void pw_cb(smtorp_password_check *c, int matches, void *arg) {
+    (void)arg;
+    pw_calls++;
+    pw_matches = matches;
+    pw_on_loop_thread = pthread_equal(pthread_self(), pw_loop_thread);
+    pw_timer_before_verdict = pw_timer_fired;
+    smtorp_password_check_free(c);
+    check_goal();
+}
+static int pw_goal(void) { return pw_calls > 0; }
+
+static void test_password_check(void) {
+    char hash[128];
+    const uint8_t pw[] = "correct horse";
+    if (smtorp_password_hash(pw, sizeof pw - 1, hash, sizeof hash) != SMTORP_OK) {
+        check(0, "password check: hash", "");
+        return;
+    }
+    pw_loop_thread = pthread_self();
+    for (int wrong = 0; wrong <= 1; wrong++) {
+        pw_calls = pw_matches = pw_timer_fired = 0;
+        aux_fn = pw_timer;
+        smtorp_timer_start(aux_timer, 1);
+        smtorp_password_check *c = NULL;
+        smtorp_result r = smtorp_password_check_start(L, hash, pw, sizeof pw - 1 - (size_t)wrong, pw_cb,
+                                                      NULL, &c);
+        int done = r == SMTORP_OK && run_until(pw_goal, 10000);
+        check(done && pw_calls == 1 && pw_matches == !wrong && pw_on_loop_thread,
+              wrong ? "password check: a wrong password is refused, on the loop thread"
+                    : "password check: the password matches, on the loop thread",
+              "r=%d calls=%d matches=%d loop=%d", r, pw_calls, pw_matches, pw_on_loop_thread);
+        check(pw_timer_before_verdict, "password check: the loop served a timer meanwhile", "");
+        aux_fn = NULL;
+    }
+    /* Freed while running: waited for, no callback afterwards. */
+    pw_calls = 0;
+    smtorp_password_check *c = NULL;
+    smtorp_result r = smtorp_password_check_start(L, hash, pw, sizeof pw - 1, pw_cb, NULL, &c);
+    smtorp_password_check_free(c);
+    settle();
+    check(r == SMTORP_OK && pw_calls == 0, "password check: freed while running, no callback", "r=%d", r);
+    smtorp_password_check *none = (smtorp_password_check *)1;
+    char unterminated[128];
+    memset(unterminated, 'x', sizeof unterminated);
+    check(smtorp_password_check_start(L, NULL, pw, 1, pw_cb, NULL, &none) == SMTORP_ERR_INVALID_ARGUMENT &&
+              none == NULL &&
+              smtorp_password_check_start(L, unterminated, pw, 1, pw_cb, NULL, &none) ==
+                  SMTORP_ERR_INVALID_ARGUMENT &&
+              smtorp_password_check_start(L, hash, pw, 1, NULL, NULL, &none) == SMTORP_ERR_INVALID_ARGUMENT,
+          "password check: bad arguments refused, nothing started", "");
 }
 
 static int refused_goal(void) {
@@ -2572,6 +2632,7 @@ int main(int argc, char **argv) {
     test_tls_error();
     test_starttls();
     test_password();
+    test_password_check();
     test_connect_refused();
     test_backpressure();
     test_stalled_output_timeout();

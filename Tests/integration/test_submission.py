@@ -188,3 +188,39 @@ def test_commands_injected_before_starttls_are_discarded(tls_required_node):
     tls.sendall(b"QUIT\r\n")
     assert read_reply(t)[0] == 221
     tls.close()
+
+
+def test_password_checks_run_off_the_event_loop(submission_node):
+    """Six AUTH attempts at once (each an Argon2id check of 64 MiB, run one
+    at a time on a worker thread) do not stall the node: a NOOP on another
+    connection is answered before the last verdict, and every verdict is
+    right."""
+    def connect():
+        s = socket.create_connection(("127.0.0.1", submission_node.submission_port), timeout=DEADLINE)
+        f = s.makefile("rb")
+        assert read_reply(f)[0] == 220
+        s.sendall(b"EHLO laptop.local\r\n")
+        assert read_reply(f)[0] == 250
+        return s, f
+
+    auths = [connect() for _ in range(6)]
+    other, other_file = connect()
+    good = base64.b64encode(b"\0alice\0" + ALICE_PASSWORD.encode()).decode()
+    bad = base64.b64encode(b"\0alice\0wrong").decode()
+    for i, (s, _) in enumerate(auths):
+        s.sendall(("AUTH PLAIN %s\r\n" % (good if i == 0 else bad)).encode())
+    other.sendall(b"NOOP\r\n")
+    assert read_reply(other_file)[0] == 250
+    # The NOOP was answered; the last AUTH verdict cannot have come yet:
+    # six checks one after the other take far longer than a NOOP.
+    auths[-1][0].setblocking(False)
+    try:
+        early = auths[-1][0].recv(1)
+    except BlockingIOError:
+        early = b""
+    auths[-1][0].setblocking(True)
+    assert early == b"", "the last AUTH was answered before the NOOP: checks block the loop"
+    codes = [read_reply(f)[0] for _, f in auths]
+    assert codes == [235, 535, 535, 535, 535, 535]
+    for s, _ in auths + [(other, other_file)]:
+        s.close()

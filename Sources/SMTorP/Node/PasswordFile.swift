@@ -59,7 +59,7 @@ public struct PasswordFile: Sendable {
     /// A crypto_pwhash_str hash of a random password nobody knows (thrown
     /// away when it was made), with the parameters new entries get: checked
     /// for users that do not exist, so that they cost the same time.
-    static let absentUserHash =
+    public static let absentUserHash =
         "$argon2id$v=19$m=65536,t=2,p=1$g4XH0ABnLcYmWtLUQGnSAw$csFGbVtRMm1lEOIZdAaGPjZEhNdHJMzw7yDmMc3NKvY"
 
     /// Parses the text of a password file.
@@ -110,6 +110,17 @@ public struct PasswordFile: Sendable {
     /// for octet). Takes one Argon2id verification whether or not the user
     /// exists (tens of milliseconds, on the caller's thread).
     public func verify(user: String, password: [UInt8]) -> Bool {
+        let (hash, exists) = hashToCheck(user: user)
+        let matches = smtorp_password_verify(hash, password, password.count) == 1
+        return matches && exists
+    }
+
+    /// The hash a password for `user` is checked against, and whether the
+    /// user exists: for a user who does not, a hash nobody's password
+    /// matches, so that the check costs the same time (a server that checks
+    /// on a worker thread asks this first, then counts a match only when
+    /// the user exists).
+    public func hashToCheck(user: String) -> (hash: String, userExists: Bool) {
         let name = Array(user.utf8)
         var found: Entry? = nil
         for entry in entries where entry.user.count == name.count {
@@ -118,9 +129,7 @@ public struct PasswordFile: Sendable {
                 found = entry
             }
         }
-        let hash = found?.hash ?? Self.absentUserHash
-        let matches = smtorp_password_verify(hash, password, password.count) == 1
-        return matches && found != nil
+        return (found?.hash ?? Self.absentUserHash, found != nil)
     }
 
     /// A new line for the file, `user:hash` (without a line end), with a

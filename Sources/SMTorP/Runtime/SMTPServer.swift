@@ -11,6 +11,10 @@
 // header cleaned by SubmissionCleaner before the message is stored). Where a
 // message goes is the store function's business.
 //
+// Password checks (Argon2id, 64 MiB, tens of milliseconds each) run on a
+// worker thread of the C core, one at a time per listener; the session
+// holds the connection's input until the verdict comes back.
+//
 // Untrusted input: every byte from accepted connections, passed through
 // unexamined to the session; user names and passwords from AUTH, checked
 // against the password file and never logged (user names only sanitized).
@@ -84,6 +88,9 @@ public final class SMTPServer {
     var listener: OpaquePointer? = nil
     var connections: [Int: ServerConnection] = [:]
     var nextConnectionID = 1
+    /// Password checks waiting, and the one running (submission listener).
+    var waitingPasswordChecks: [PendingPasswordCheck] = []
+    var runningPasswordCheck: (check: OpaquePointer, pending: PendingPasswordCheck, userExists: Bool)?
 
     /// The port actually bound (useful with port 0).
     public private(set) var port: UInt16 = 0
@@ -160,6 +167,11 @@ public final class SMTPServer {
     public func shutdown() {
         smtorp_listener_free(listener)
         listener = nil
+        waitingPasswordChecks = []
+        if let running = runningPasswordCheck {
+            runningPasswordCheck = nil
+            smtorp_password_check_free(running.check)  // waits for it, no callback
+        }
         for (_, c) in connections { c.abort() }
         connections = [:]
     }
@@ -190,6 +202,56 @@ public final class SMTPServer {
     }
 
     func forget(_ id: Int) { connections[id] = nil }
+
+    // MARK: Password checks (submission listener)
+
+    /// A password check waiting for its turn.
+    struct PendingPasswordCheck {
+        let connection: ServerConnection
+        let user: String
+        let password: [UInt8]
+    }
+
+    /// Checks `password` of `user` for `connection` on a worker thread of
+    /// the C core, one check at a time (each costs 64 MiB and tens of
+    /// milliseconds: a flood of AUTH commands queues up instead of stalling
+    /// the loop or exhausting memory); the verdict goes back to the
+    /// connection on the loop thread.
+    func checkPassword(user: String, password: [UInt8], for connection: ServerConnection) {
+        waitingPasswordChecks.append(PendingPasswordCheck(connection: connection, user: user, password: password))
+        startNextPasswordCheck()
+    }
+
+    private func startNextPasswordCheck() {
+        guard runningPasswordCheck == nil, !waitingPasswordChecks.isEmpty else { return }
+        let next = waitingPasswordChecks.removeFirst()
+        guard next.connection.raw != nil else {  // gone while waiting
+            startNextPasswordCheck()
+            return
+        }
+        let (hash, userExists) = passwords?.hashToCheck(user: next.user) ?? (PasswordFile.absentUserHash, false)
+        var check: OpaquePointer? = nil
+        let result = smtorp_password_check_start(loop.raw, hash, next.password, next.password.count, { check, matches, arg in
+            guard let arg else { return }
+            Unmanaged<SMTPServer>.fromOpaque(arg).takeUnretainedValue().passwordCheckEnded(check, matches: matches != 0)
+        }, Unmanaged.passUnretained(self).toOpaque(), &check)
+        guard result == SMTORP_OK, let check else {
+            logger.error("cannot start a password check: " + CoreError(result).message)
+            next.connection.passwordChecked(user: next.user, isCorrect: false)
+            startNextPasswordCheck()
+            return
+        }
+        runningPasswordCheck = (check, next, userExists)
+    }
+
+    private func passwordCheckEnded(_ check: OpaquePointer?, matches: Bool) {
+        guard let running = runningPasswordCheck else { return }
+        runningPasswordCheck = nil
+        smtorp_password_check_free(running.check)
+        running.pending.connection.passwordChecked(user: running.pending.user,
+                                                   isCorrect: matches && running.userExists)
+        startNextPasswordCheck()
+    }
 }
 
 /// One accepted connection: a session plus the C connection it drives.
@@ -303,12 +365,8 @@ final class ServerConnection {
                     return
                 }
             case .checkPassword(let user, let password):
-                let isCorrect = server.passwords?.verify(user: user, password: password) ?? false
-                // The user name comes from the network: sanitized; the
-                // password is never logged.
-                server.logger.info("connection " + String(id) + ": AUTH PLAIN as " + printable(user)
-                                   + (isCorrect ? " accepted" : " refused"))
-                apply(session.receiveSubmission(.passwordChecked(isCorrect)))
+                // On a worker thread; the session holds input meanwhile.
+                server.checkPassword(user: user, password: password, for: self)
             }
         }
     }
@@ -352,6 +410,16 @@ final class ServerConnection {
         }
         let cleaned = cleaner.clean(message, unixSeconds: smtorp_clock_unix_seconds(), randomBytes: random)
         return server.store(envelope, cleaned)
+    }
+
+    /// The end of this connection's password check.
+    func passwordChecked(user: String, isCorrect: Bool) {
+        guard raw != nil else { return }  // gone meanwhile
+        // The user name comes from the network: sanitized; the password is
+        // never logged.
+        server.logger.info("connection " + String(id) + ": AUTH PLAIN as " + printable(user)
+                           + (isCorrect ? " accepted" : " refused"))
+        apply(session.receiveSubmission(.passwordChecked(isCorrect)))
     }
 
     /// `text` with control characters replaced, for a log line.
