@@ -88,6 +88,20 @@ SMTORP_API void smtorp_timer_free(smtorp_timer *timer);
 SMTORP_API void smtorp_timer_start(smtorp_timer *timer, uint64_t milliseconds);
 SMTORP_API void smtorp_timer_stop(smtorp_timer *timer);
 
+/** A watch on a directory (Linux inotify): `cb` runs on the loop thread
+ *  after entries were created, moved in or out, or removed there (link,
+ *  rename, unlink), coalesced into one call per wake. */
+typedef struct smtorp_dir_watch smtorp_dir_watch;
+typedef void (*smtorp_dir_watch_cb)(void *arg);
+/** SMTORP_ERR_IO (errno set) when inotify is not available, its limits are
+ *  reached, or `path` is not a directory; the owner then falls back to
+ *  looking at the directory periodically. */
+SMTORP_API SMTORP_WUR smtorp_result smtorp_dir_watch_new(
+    smtorp_loop *loop, const char *path, smtorp_dir_watch_cb cb, void *arg,
+    smtorp_dir_watch **out);
+/** Stops and frees the watch (NULL is fine); no call after this. */
+SMTORP_API void smtorp_dir_watch_free(smtorp_dir_watch *watch);
+
 /** Milliseconds from an arbitrary start, never going backwards. Any thread. */
 SMTORP_API uint64_t smtorp_clock_monotonic_ms(void);
 /** Seconds since 1970-01-01T00:00:00Z (wall clock). Any thread. */

@@ -1165,6 +1165,77 @@ static void pw_cb(smtorp_password_check *c, int matches, void *arg) {
 }
 static int pw_goal(void) { return pw_calls > 0; }
 
+/* The directory watch: a file linked in, renamed in, or removed wakes the
+ * owner on the loop thread; a plain file is not a directory. */
+static int watch_calls;
+static char watch_dir[64];
+static void watch_cb(void *arg) {
+    (void)arg;
+    watch_calls++;
+    check_goal();
+}
+static int watch_goal(void) { return watch_calls > 0; }
+static void watch_write_file(void) {
+    char tmp[128], final[128];
+    snprintf(tmp, sizeof tmp, "/tmp/smtorp-watch-tmp-%d", (int)getpid());
+    snprintf(final, sizeof final, "%s/msg", watch_dir);
+    FILE *f = fopen(tmp, "w");
+    if (f != NULL) {
+        fputs("x", f);
+        fclose(f);
+    }
+    if (link(tmp, final) != 0) perror("link");
+    unlink(tmp);
+}
+static void watch_remove_file(void) {
+    char final[128];
+    snprintf(final, sizeof final, "%s/msg", watch_dir);
+    unlink(final);
+}
+
+static void test_dir_watch(void) {
+    snprintf(watch_dir, sizeof watch_dir, "/tmp/smtorp-watch-XXXXXX");
+    if (mkdtemp(watch_dir) == NULL) {
+        check(0, "dir watch: temporary directory", "%s", strerror(errno));
+        return;
+    }
+    smtorp_dir_watch *w = NULL;
+    smtorp_result r = smtorp_dir_watch_new(L, watch_dir, watch_cb, NULL, &w);
+    check(r == SMTORP_OK && w != NULL, "dir watch: created", "r=%d", r);
+    watch_calls = 0;
+    settle();
+    check(watch_calls == 0, "dir watch: quiet while nothing changes", "calls=%d", watch_calls);
+    aux_fn = watch_write_file;
+    smtorp_timer_start(aux_timer, 1);
+    check(run_until(watch_goal, 5000) && watch_calls >= 1, "dir watch: a file linked in wakes the owner",
+          "calls=%d", watch_calls);
+    watch_calls = 0;
+    aux_fn = watch_remove_file;
+    smtorp_timer_start(aux_timer, 1);
+    check(run_until(watch_goal, 5000) && watch_calls >= 1, "dir watch: a file removed wakes the owner",
+          "calls=%d", watch_calls);
+    aux_fn = NULL;
+    smtorp_dir_watch_free(w);
+    watch_calls = 0;
+    watch_write_file();
+    settle();
+    check(watch_calls == 0, "dir watch: no call after free", "calls=%d", watch_calls);
+    watch_remove_file();
+    char file[128];
+    snprintf(file, sizeof file, "%s/plain", watch_dir);
+    FILE *f = fopen(file, "w");
+    if (f != NULL) fclose(f);
+    smtorp_dir_watch *bad = (smtorp_dir_watch *)1;
+    r = smtorp_dir_watch_new(L, file, watch_cb, NULL, &bad);
+    smtorp_result missing = smtorp_dir_watch_new(L, "/nonexistent/dir", watch_cb, NULL, &bad);
+    check(r == SMTORP_ERR_IO && missing == SMTORP_ERR_IO && bad == NULL &&
+              smtorp_dir_watch_new(L, watch_dir, NULL, NULL, &bad) == SMTORP_ERR_INVALID_ARGUMENT,
+          "dir watch: a plain file, a missing directory and no callback are refused", "r=%d missing=%d", r,
+          missing);
+    unlink(file);
+    rmdir(watch_dir);
+}
+
 static void test_password_check(void) {
     char hash[128];
     const uint8_t pw[] = "correct horse";
@@ -2633,6 +2704,7 @@ int main(int argc, char **argv) {
     test_starttls();
     test_password();
     test_password_check();
+    test_dir_watch();
     test_connect_refused();
     test_backpressure();
     test_stalled_output_timeout();

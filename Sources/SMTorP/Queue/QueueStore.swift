@@ -61,8 +61,8 @@ public final class QueueStore {
     var lastIDSecond: Int64 = -1
     var sequence: UInt32 = 0
 
-    var messageDirectory: String { directory + "/msg" }
-    var stateDirectory: String { directory + "/state" }
+    public var messageDirectory: String { directory + "/msg" }
+    public var stateDirectory: String { directory + "/state" }
     var temporaryDirectory: String { directory + "/tmp" }
     var corruptDirectory: String { directory + "/corrupt" }
 

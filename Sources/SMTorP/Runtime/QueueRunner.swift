@@ -5,6 +5,14 @@
 // connection, one circuit, several messages and recipients for one onion).
 // Each outcome is recorded durably before the next decision.
 //
+// When to tick: the queue's msg/ and state/ directories are watched
+// (inotify), so new mail (`smtorp sendmail`, the submission listener) and
+// `smtorp queue --flush` are seen at once; otherwise the runner sleeps
+// until the scheduler's next wake-up (a retry, a delay warning), at most
+// `idleScanIntervalMilliseconds`. A small board with a large deferred
+// queue no longer reads every state file every second. Without inotify it
+// looks every second, as before.
+//
 // Proof of work: once the server's EHLO reply is in, a stamp is minted for
 // each recipient on worker threads (StampMinter) for the first of its `POW`
 // offers this node can solve (none when it offers no POW), then the
@@ -46,9 +54,20 @@ public final class QueueRunner {
     /// that carried requirements.
     var proofOfWorkOffers: [String: [PowRequirement]] = [:]
 
-    /// How often the queue directory is looked at for new mail (from
-    /// `smtorp sendmail`) and due retries.
+    /// The shortest wait between two scans when something is due but could
+    /// not start (tor not ready, every slot busy), and the interval without
+    /// a directory watch.
     public static let scanIntervalMilliseconds: UInt64 = 1000
+    /// The longest sleep with the directory watch (a safety net: a change
+    /// the watch missed is seen within this).
+    public static let idleScanIntervalMilliseconds: UInt64 = 60_000
+    /// How long after a watched change the scan runs (changes in a burst,
+    /// e.g. the runner's own state writes, share one scan).
+    public static let changeDelayMilliseconds: UInt64 = 100
+    /// The watches of queue/msg and queue/state (nil without inotify).
+    var watches: [OpaquePointer] = []
+    /// Whether a scan is already armed for a watched change.
+    var changeScanArmed = false
 
     public init(loop: EventLoop, store: QueueStore, settings: QueueSettings, identity: NodeIdentity,
                 maildir: Maildir, localMailboxes: [String], dataDirectory: String, logger: Logger,
@@ -75,7 +94,50 @@ public final class QueueRunner {
     public func start() throws(CoreError) {
         tls = try TLSContext(client: ())
         timer = try LoopTimer(loop: loop) { [unowned(unsafe) self] in self.tick() }
+        for directory in [store.messageDirectory, store.stateDirectory] {
+            var watch: OpaquePointer? = nil
+            let result = smtorp_dir_watch_new(loop.raw, directory, { arg in
+                guard let arg else { return }
+                Unmanaged<QueueRunner>.fromOpaque(arg).takeUnretainedValue().queueChanged()
+            }, Unmanaged.passUnretained(self).toOpaque(), &watch)
+            if result == SMTORP_OK, let watch {
+                watches.append(watch)
+            } else {
+                logger.warning("queue: cannot watch " + directory + " (" + CoreError(result).message
+                               + "); looking at the queue every second instead")
+                for w in watches { smtorp_dir_watch_free(w) }
+                watches = []
+                break
+            }
+        }
         timer?.start(milliseconds: 0)
+    }
+
+    deinit {
+        for w in watches { smtorp_dir_watch_free(w) }
+    }
+
+    /// A queue directory changed: scan soon (once for a burst).
+    func queueChanged() {
+        guard !changeScanArmed else { return }
+        changeScanArmed = true
+        timer?.start(milliseconds: Self.changeDelayMilliseconds)
+    }
+
+    /// Arms the next scan: at the scheduler's next wake-up `wake` (Unix
+    /// seconds; nil when nothing waits for a time), no sooner than a second
+    /// from now and, with the watch, no later than the idle interval.
+    func scheduleNextScan(wake: Int64?, now: Int64) {
+        guard !watches.isEmpty else {
+            timer?.start(milliseconds: Self.scanIntervalMilliseconds)
+            return
+        }
+        var delay = Self.idleScanIntervalMilliseconds
+        if let wake {
+            let seconds = UInt64(max(wake - now, 0))
+            delay = min(delay, max(seconds * 1000, Self.scanIntervalMilliseconds))
+        }
+        timer?.start(milliseconds: delay)
     }
 
     /// Number of connections in progress.
@@ -84,6 +146,8 @@ public final class QueueRunner {
     /// Stops starting new deliveries (connections in progress are closed by
     /// the process exit; their mail stays queued and is retried).
     public func stop() {
+        for w in watches { smtorp_dir_watch_free(w) }
+        watches = []
         timer?.stop()
         minter.cancelAll()
     }
@@ -96,8 +160,10 @@ public final class QueueRunner {
     }
 
     func tick() {
-        defer { timer?.start(milliseconds: Self.scanIntervalMilliseconds) }
+        changeScanArmed = false
         let now = smtorp_clock_unix_seconds()
+        var wake: Int64? = nil
+        defer { scheduleNextScan(wake: wake, now: now) }
         let scan = store.scan(now: now)
         for c in scan.corrupt where !reportedCorrupt.contains(c.name) {
             reportedCorrupt.append(c.name)
@@ -105,6 +171,7 @@ public final class QueueRunner {
                          + "); moved to queue/corrupt and never delivered")
         }
         for failure in scan.failures { logger.error("queue: " + failure.message) }
+        logger.debug("queue: scanned " + String(scan.entries.count) + " message(s)")
         var entries: [QueueEntry] = []
         for var entry in scan.entries {
             produceNotifications(&entry, now: now)
@@ -125,12 +192,16 @@ public final class QueueRunner {
                 logger.info("queue: " + String(entries.count) + " message(s) wait for tor to be ready")
                 waitingForTorLogged = true
             }
+            wake = now  // look again in a second
             return
         }
         waitingForTorLogged = false
         for job in scheduler.plan(entries: entries, now: now, busyDestinations: Array(active.keys)) {
             run(job, socks: socks)
         }
+        // The end of a job rescans (below, in run); what waits for a time
+        // wakes the runner then.
+        wake = scheduler.nextWakeup(entries: entries, now: now, busyDestinations: Array(active.keys))
     }
 
     func run(_ job: DeliveryJob, socks: ListenAddress) {
