@@ -390,6 +390,11 @@ SMTORP_API SMTORP_WUR smtorp_result smtorp_find_program(const char *name,
                                                        size_t out_size);
 /** Ends the process with `status` (exit(3): stdio flushed). */
 SMTORP_API __attribute__((noreturn)) void smtorp_exit(int status);
+/** The process's command line (argv, argv[0] first) and its length in
+ *  `count`, as glibc hands it to initialisers before main(). Swift's
+ *  CommandLine does not exist in Embedded Swift; this serves both builds.
+ *  NULL and 0 if it was not captured. Any thread. */
+SMTORP_API const char *const *smtorp_arguments(size_t *count);
 
 /* ------------------------------------------------------------------ */
 /* Passwords (the submission listener's password file)                */

@@ -2,10 +2,12 @@
 # The test command of the README: sets everything up and runs every test.
 #   1. C core tests (real sockets and TLS on loopback)
 #   2. Swift unit tests (state machines, parsers, golden transcripts)
-#   3. the Embedded Swift compile check of the core library
-#   4. integration tests against the real binary with real clients
-#      (swaks, Python smtplib, openssl s_client)
-#   (and a fully static release build, printing its size)
+#   3. the smtorp binary as Embedded Swift, fully static (the product;
+#      keeps the code inside the Embedded subset), and for comparison the
+#      normal static build; both print their size
+#   4. figures: idle RSS, proof-of-work and delivery benchmarks
+#   5. integration tests against the Embedded binary with real clients
+#      (swaks, Python smtplib, openssl s_client, mutt, hashcash, tor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -28,18 +30,21 @@ if ! swift test > .build/swift-test.log 2>&1; then
 fi
 grep -E "with [0-9]+ failures|Test run with" .build/swift-test.log | tail -n 3
 
-echo "== Embedded Swift check"
-bash scripts/check-embedded.sh
-
-echo "== static release binary"
+echo "== static release binary (normal Swift, for comparison)"
 bash scripts/build-static.sh
+
+echo "== the smtorp binary as Embedded Swift, fully static (the product)"
+bash scripts/build-embedded.sh
 
 echo "== figures (benchmarks print; they do not pass or fail on speed)"
 bash scripts/measure-rss.sh .build/dist/smtorp
+bash scripts/measure-rss.sh .build/embedded/smtorp
 bash scripts/bench-pow.sh
-.build/dist/smtorp pow bench --seconds 1
+.build/embedded/smtorp pow bench --seconds 1
 rm -f .build/tor-timings.txt
 python3 scripts/bench-delivery.py --messages 100
 
-echo "== integration tests"
-SMTORP_BIN="$(swift build --show-bin-path)/smtorp" python3 -m pytest -q Tests/integration
+echo "== integration tests, against the Embedded binary"
+SMTORP_BIN="$PWD/.build/embedded/smtorp" python3 -m pytest -q Tests/integration
+echo "== QR output, against the debug build (the static builds have no libqrencode)"
+SMTORP_BIN="$(swift build --show-bin-path)/smtorp" python3 -m pytest -q Tests/integration/test_identity.py -k qr

@@ -131,6 +131,28 @@ SMTORP_API void smtorp_write_stdout(const uint8_t *data, size_t length) {
 
 SMTORP_API void smtorp_exit(int status) { exit(status); }
 
+/* glibc calls every .init_array function with (argc, argv, envp), in static
+ * and dynamic executables alike (the Swift runtime captures CommandLine the
+ * same way on Linux). The pointers stay valid for the life of the process. */
+static int captured_argc;
+static const char *const *captured_argv;
+
+static void capture_arguments(int argc, char **argv, char **envp) {
+    (void)envp;
+    if (argc > 0 && argv != NULL) {
+        captured_argc = argc;
+        captured_argv = (const char *const *)argv;
+    }
+}
+
+__attribute__((section(".init_array"), used))
+static void (*const capture_arguments_entry)(int, char **, char **) = capture_arguments;
+
+SMTORP_API const char *const *smtorp_arguments(size_t *count) {
+    if (count != NULL) *count = captured_argv != NULL ? (size_t)captured_argc : 0;
+    return captured_argv;
+}
+
 SMTORP_API smtorp_result smtorp_find_program(const char *name, char *out,
                                              size_t out_size) {
     if (out != NULL && out_size > 0) out[0] = '\0';

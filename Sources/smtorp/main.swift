@@ -734,7 +734,7 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                         logger.warning("could not save pins and contacts: " + error.message)
                     }
                 }
-                let reported = outcome.reports.flatMap { $0.recipients.map(\.recipient) }
+                let reported = outcome.reports.flatMap { $0.recipients.map { $0.recipient } }
                 if outcome.failure == nil {
                     for r in recipients where !reported.contains(where: { $0.isSameAddress(as: r) }) {
                         say("deferred " + r.text + ": the connection ended before the message was sent")
@@ -948,9 +948,9 @@ func pow(_ args: [String]) throws(CLIError) -> Int32 {
     case "bench":
         let options = try parseOptions(Array(args.dropFirst()), allowed: [], help: powHelp,
                                        extras: ["--seconds", "--threads"])
-        let budget = Double(options.extras["--seconds"] ?? "2") ?? -1
+        let budget = PowBench.milliseconds(fromSeconds: options.extras["--seconds"] ?? "2") ?? 0
         let threads = UInt32(options.extras["--threads"] ?? "1") ?? 0
-        guard budget > 0, budget <= 600, threads >= 1, threads <= 64 else {
+        guard budget > 0, budget <= 600_000, threads >= 1, threads <= 64 else {
             throw .usage("--seconds takes 0.1 to 600, --threads 1 to 64")
         }
         return PowBench.run(budget: budget, threads: threads)
@@ -1076,8 +1076,16 @@ func contacts(_ args: [String]) throws(CLIError) {
     for p in trust.pins { say("pin " + p.onion + " " + p.fingerprintLabel + "  since " + UTCDate(unixSeconds: p.firstSeen).rfc5322) }
 }
 
+/// The command line after the program name. The C core captured it
+/// before main(): Embedded Swift has no `CommandLine`.
+func commandLineArguments() -> [String] {
+    var count = 0
+    guard let argv = smtorp_arguments(&count) else { return [] }
+    return (1..<max(count, 1)).map { argv[$0].map { String(cString: $0) } ?? "" }
+}
+
 func run() -> Int32 {
-    let args = Array(CommandLine.arguments.dropFirst())
+    let args = commandLineArguments()
     guard let command = args.first else {
         say(mainHelp)
         return ExitCode.usage

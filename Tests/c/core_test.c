@@ -2667,6 +2667,17 @@ static void test_process_after_signals(void) {
     smtorp_process_free(p);
 }
 
+/* The command line captured before main() is main()'s own argv. */
+static void test_arguments(int argc, char **argv) {
+    size_t count = 0;
+    const char *const *got = smtorp_arguments(&count);
+    int same = got != NULL && count == (size_t)argc;
+    for (size_t i = 0; same && i < count; i++)
+        same = got[i] != NULL && strcmp(got[i], argv[i]) == 0;
+    check(same && smtorp_arguments(NULL) == got, "arguments: the captured argv is main's",
+          "count=%zu argc=%d", count, argc);
+}
+
 /* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
@@ -2686,6 +2697,7 @@ int main(int argc, char **argv) {
     }
 
     test_results();
+    test_arguments(argc, argv);
     test_timer_and_clocks();
     test_line_framing();
     test_too_long();

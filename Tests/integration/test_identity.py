@@ -159,6 +159,9 @@ def test_qr_png_decodes_to_exactly_the_address_and_the_mailto_uri(tmp_path):
     png, svg = tmp_path / "a.png", tmp_path / "a.svg"
     r = subprocess.run([BIN, "address", "--data-dir", str(d), "alice", "--qr-png", str(png), "--qr-svg", str(svg)],
                        capture_output=True, text=True)
+    if r.returncode == 1 and "built without libqrencode" in r.stderr:
+        # The static builds (build-static.sh, build-embedded.sh): Debian has no static libqrencode.
+        pytest.skip("this smtorp has no QR support: " + r.stderr.strip())
     assert r.returncode == 0, r.stderr
     assert zbar(png) == full
     assert svg.read_text().startswith("<?xml") and "<path" in svg.read_text()

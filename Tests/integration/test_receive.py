@@ -301,8 +301,9 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("smtorp ")
     r = subprocess.run([BIN, "pow", "bench", "--seconds", "0.2"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "eqh96-5" in r.stdout and "a2id-1m" in r.stdout and "hc1" in r.stdout, r.stdout
-    r = subprocess.run([BIN, "pow", "bench", "--seconds", "0"], capture_output=True, text=True)
-    assert r.returncode == 64
+    for bad in ("0", "0.0000", "600.001", "1e1", "-1", ".", "2s"):
+        r = subprocess.run([BIN, "pow", "bench", "--seconds", bad], capture_output=True, text=True)
+        assert r.returncode == 64 and "--seconds takes" in r.stderr, bad
     for cmd in ("serve", "address", "init", "check", "send", "sendmail", "queue", "contacts", "passwd", "pow"):
         r = subprocess.run([BIN, cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith("usage: smtorp " + cmd)
