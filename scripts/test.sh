@@ -29,6 +29,8 @@ if ! swift test > .build/swift-test.log 2>&1; then
   exit 1
 fi
 grep -E "with [0-9]+ failures|Test run with" .build/swift-test.log | tail -n 3
+echo "== proof-of-work vectors of the spec, checked independently (Python)"
+python3 scripts/check-pow-vectors.py | tail -n 1
 
 echo "== static release binary (normal Swift, for comparison)"
 bash scripts/build-static.sh

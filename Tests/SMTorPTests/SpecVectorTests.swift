@@ -13,6 +13,8 @@ final class SpecVectorTests: XCTestCase {
         var addresses: [[String]] = []
         var valid: [[String]] = []
         var invalid: [[String]] = []
+        var stamps: [[String]] = []
+        var hashcash: [[String]] = []
     }
 
     static func load() throws -> Vectors {
@@ -29,6 +31,8 @@ final class SpecVectorTests: XCTestCase {
             case "address": v.addresses.append(fields)
             case "valid": v.valid.append(fields)
             case "invalid": v.invalid.append(fields)
+            case "stamp": v.stamps.append(fields)
+            case "hashcash": v.hashcash.append(fields)
             default: XCTFail("unknown vector line: " + line)
             }
         }
@@ -98,6 +102,55 @@ final class SpecVectorTests: XCTestCase {
             XCTAssertThrowsError(try Address.parse(row[1]), row[1]) { error in
                 XCTAssertEqual((error as? AddressError)?.name, row[2], row[1])
             }
+        }
+    }
+
+    /// Proof-of-work stamps (docs/spec.md §5): the text parses to the
+    /// fields, the challenge is the one given, the C kernel and the verifier
+    /// accept the solution at the stated effort, and a changed solution or
+    /// effort is refused.
+    func testProofOfWorkStampVectors() throws {
+        let v = try Self.load()
+        XCTAssertEqual(v.stamps.count, 2)
+        XCTAssertEqual(v.hashcash.count, 1)
+        func hex(_ text: String) -> [UInt8] {
+            stride(from: 0, to: text.count, by: 2).map {
+                UInt8(text[text.index(text.startIndex, offsetBy: $0)..<text.index(text.startIndex, offsetBy: $0 + 2)], radix: 16)!
+            }
+        }
+        for row in v.stamps {
+            let (algorithm, effort, recipient, date) = (PowAlgorithm(identifier: row[1]), UInt32(row[2])!, row[3], row[4])
+            let stamp = try Stamp.parse(row[8])
+            XCTAssertEqual(stamp.algorithm, algorithm)
+            XCTAssertEqual(stamp.effort, effort)
+            XCTAssertEqual(stamp.recipient.text, recipient)
+            XCTAssertEqual(stamp.date.text, date)
+            XCTAssertEqual(stamp.nonce, hex(row[5]))
+            XCTAssertEqual(stamp.solution, hex(row[7]))
+            var kernel = CoreProofKernel()
+            let challenge = stamp.challenge(hash: kernel.digest)
+            XCTAssertEqual(challenge, hex(row[6]))
+            XCTAssertEqual(kernel.verify(algorithm: stamp.algorithm, challenge: challenge, effort: effort,
+                                         solution: stamp.solution), .valid, row[1])
+            var verifier = StampVerifier(registry: AlgorithmRegistry(entries: [
+                .init(algorithm: stamp.algorithm, status: .preferred, baseEffort: effort)]),
+                store: InMemoryDoubleSpendStore(), kernel: kernel)
+            var counter = Argon2VerificationCounter()
+            XCTAssertEqual(verifier.verify(stampText: row[8], recipient: stamp.recipient, now: stamp.date.unixSeconds,
+                                           argon2: &counter), .accepted)
+            var bent = stamp.solution
+            bent[bent.count - 1] ^= 0x01
+            XCTAssertNotEqual(kernel.verify(algorithm: stamp.algorithm, challenge: challenge, effort: effort,
+                                            solution: bent), .valid, row[1] + " with a changed solution")
+        }
+        for row in v.hashcash {
+            let stamp = try Stamp.parse(row[1])
+            XCTAssertEqual(stamp.algorithm, .hashcash1)
+            XCTAssertEqual(stamp.recipient.text, row[2])
+            XCTAssertEqual(stamp.effort, UInt32(1) << UInt32(row[3])!)
+            var kernel = CoreProofKernel()
+            XCTAssertEqual(kernel.verify(algorithm: .hashcash1, challenge: [], effort: stamp.effort,
+                                         solution: stamp.solution), .valid)
         }
     }
 }
