@@ -120,6 +120,9 @@ Delivers one message (RFC 5322, read from standard input) now, over Tor, to
 SMTorP recipients, and reports each recipient's outcome. When a recipient's
 address carries a fingerprint label, the server's TLS certificate must match
 it or nothing is sent. Recipients at one onion share one connection.
+When the server asks for proof of work (its EHLO `POW` keyword), a stamp is
+solved per recipient on worker threads first (progress on standard error
+for long solves); a 450 asking for more is solved again and retried once.
 Exit status: 0 all delivered, 75 some deferred (try again later), 69 some
 failed permanently.
 
@@ -129,6 +132,8 @@ options:
   --to ADDRESS                     a recipient; repeatable
   --tor-socks HOST:PORT            tor's SOCKS port (default: tor_socks, or the
                                    one the node's `smtorp serve` is using)
+  --pow-threads N                  threads solving stamps (default pow_threads:
+                                   0, one per CPU)
   --help                           show this help
 """
 
@@ -601,7 +606,7 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
             i += 1
         }
     }
-    let options = try parseOptions(rest, allowed: ["--data-dir", "--tor-socks", "--log-level"], help: sendHelp)
+    let options = try parseOptions(rest, allowed: ["--data-dir", "--tor-socks", "--log-level", "--pow-threads"], help: sendHelp)
     guard options.positional.isEmpty else { throw .usage("send takes no arguments; the message comes on standard input") }
     guard let fromText else { throw .usage("send needs --from ADDRESS") }
     guard !toTexts.isEmpty else { throw .usage("send needs at least one --to ADDRESS") }
