@@ -30,6 +30,29 @@
 
 #define SMTORP_INTERNAL __attribute__((visibility("hidden")))
 
+#include <pthread.h>
+
+/* wake.c: a wake-up from a worker thread to the loop thread (a pipe whose
+ * read end an event of the loop watches), and a thread that blocks every
+ * signal. */
+typedef struct smtorp_wake {
+    int fds[2];          /* [0] the loop's end, [1] the worker's; -1 if none */
+    struct event *event; /* EV_READ | EV_PERSIST on fds[0]                  */
+} smtorp_wake;
+/* SMTORP_OK, _IO (no pipe, errno set), _NO_MEMORY or _EVENT; on failure
+ * nothing is left to release. `cb` runs on the loop thread. */
+SMTORP_INTERNAL smtorp_result smtorp_wake_init(smtorp_wake *wake, smtorp_loop *loop,
+                                               event_callback_fn cb, void *arg);
+/* Worker thread: one byte into the pipe. */
+SMTORP_INTERNAL void smtorp_wake_post(smtorp_wake *wake);
+/* Loop thread: reads everything the pipe holds. */
+SMTORP_INTERNAL void smtorp_wake_drain(smtorp_wake *wake);
+/* Loop thread: frees the event and closes the pipe (idempotent). */
+SMTORP_INTERNAL void smtorp_wake_release(smtorp_wake *wake);
+/* pthread_create with every signal blocked in the new thread; pthread's
+ * error number (0 on success). */
+SMTORP_INTERNAL int smtorp_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
+
 /** The event loop: one libevent base plus the shutdown-signal handler. */
 struct smtorp_loop {
     struct event_base *base;

@@ -10,19 +10,11 @@
  * A check also runs on a worker thread (smtorp_password_check_start), so
  * that the event loop keeps serving while it costs its 64 MiB.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pipe2 */
-#endif
-
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -85,8 +77,7 @@ SMTORP_API int smtorp_password_verify(const char *hash, const uint8_t *password,
  * evaluation is the bound a small board can afford).
  */
 struct smtorp_password_check {
-    struct event *wake_event;
-    int wake_fds[2];
+    smtorp_wake wake;
     pthread_t thread;
     int thread_running;
     char hash[crypto_pwhash_STRBYTES];
@@ -101,9 +92,7 @@ static void *password_check_main(void *arg) {
     struct smtorp_password_check *check = arg;
     int matches = smtorp_password_verify(check->hash, check->password, check->length);
     __atomic_store_n(&check->matches, matches, __ATOMIC_RELEASE);
-    const uint8_t byte = 1;
-    while (write(check->wake_fds[1], &byte, 1) < 0 && errno == EINTR) {
-    }
+    smtorp_wake_post(&check->wake);
     return NULL;
 }
 
@@ -114,13 +103,12 @@ static void password_check_join(struct smtorp_password_check *check) {
 }
 
 static void password_check_wake(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
     (void)what;
     struct smtorp_password_check *check = arg;
-    uint8_t sink[8];
-    while (read(fd, sink, sizeof sink) > 0) {
-    }
+    smtorp_wake_drain(&check->wake);
     password_check_join(check); /* the worker has written: immediate */
-    (void)event_del(check->wake_event);
+    (void)event_del(check->wake.event);
     int matches = __atomic_load_n(&check->matches, __ATOMIC_ACQUIRE);
     check->cb(check, matches, check->arg); /* may free: last statement */
 }
@@ -128,9 +116,7 @@ static void password_check_wake(evutil_socket_t fd, short what, void *arg) {
 SMTORP_API void smtorp_password_check_free(smtorp_password_check *check) {
     if (check == NULL) return;
     password_check_join(check);
-    if (check->wake_event != NULL) event_free(check->wake_event);
-    if (check->wake_fds[0] >= 0) close(check->wake_fds[0]);
-    if (check->wake_fds[1] >= 0) close(check->wake_fds[1]);
+    smtorp_wake_release(&check->wake);
     if (check->password != NULL) {
         sodium_memzero(check->password, check->length);
         free(check->password);
@@ -153,7 +139,7 @@ SMTORP_API smtorp_result smtorp_password_check_start(
 
     struct smtorp_password_check *check = calloc(1, sizeof *check);
     if (check == NULL) return SMTORP_ERR_NO_MEMORY;
-    check->wake_fds[0] = check->wake_fds[1] = -1;
+    check->wake.fds[0] = check->wake.fds[1] = -1;
     check->cb = cb;
     check->arg = arg;
     strcpy(check->hash, hash); /* fits: NUL within STRBYTES, checked above */
@@ -165,29 +151,14 @@ SMTORP_API smtorp_result smtorp_password_check_start(
     }
     if (length > 0) memcpy(check->password, password, length);
 
-    if (pipe2(check->wake_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    smtorp_result r = smtorp_wake_init(&check->wake, loop, password_check_wake, check);
+    if (r != SMTORP_OK) {
         int saved = errno;
-        check->wake_fds[0] = check->wake_fds[1] = -1;
         smtorp_password_check_free(check);
         errno = saved;
-        return SMTORP_ERR_IO;
+        return r;
     }
-    check->wake_event = event_new(loop->base, check->wake_fds[0],
-                                  EV_READ | EV_PERSIST, password_check_wake, check);
-    if (check->wake_event == NULL) {
-        smtorp_password_check_free(check);
-        return SMTORP_ERR_NO_MEMORY;
-    }
-    if (event_add(check->wake_event, NULL) != 0) {
-        smtorp_password_check_free(check);
-        return SMTORP_ERR_EVENT;
-    }
-    /* Signals stay with the loop thread (see powjob.c). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&check->thread, NULL, password_check_main, check);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = smtorp_thread_start(&check->thread, password_check_main, check);
     if (rc != 0) {
         smtorp_password_check_free(check);
         errno = rc;

@@ -36,12 +36,9 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define EQH_N SMTORP_EQUIHASH_DEFAULT_N
 #define EQH_K SMTORP_EQUIHASH_DEFAULT_K
@@ -50,7 +47,6 @@
 #define EQH_SOLUTIONS_PER_SOLVE 8u
 #define EQH_ATTEMPTS_MAX ((uint64_t)1 << 32) /* every 32-bit a, once       */
 #define HASHCASH_DATE_MAX 12u                /* "YYMMDDhhmmss"              */
-#define WAKE_DRAIN_CHUNK 64u
 
 _Static_assert(SMTORP_POW_EQUIHASH_SOLUTION_LEN == 4 + EQH_RAW_SOLUTION_LEN,
                "stamp = BE32(a) || Equihash solution");
@@ -69,8 +65,7 @@ struct smtorp_pow_job {
 
     smtorp_pow_job_cb cb;
     void *arg;
-    struct event *wake_event; /* EV_READ on wake_fds[0], loop thread only */
-    int wake_fds[2];          /* pipe: [0] loop end, [1] worker end       */
+    smtorp_wake wake;         /* worker -> loop (wake.c)                  */
     pthread_t thread;
     int thread_running;       /* loop thread: started and not joined yet  */
     int finished;             /* loop thread: the finished call was made  */
@@ -385,22 +380,13 @@ SMTORP_API smtorp_work_result smtorp_pow_solve(
 /* Worker thread                                                      */
 /* ------------------------------------------------------------------ */
 
-/* One byte into the wake pipe. It never blocks (O_NONBLOCK); EAGAIN means
- * the pipe is full of bytes the loop has not drained yet, so it will wake
- * anyway. Signals are blocked on this thread: no EINTR, but harmless. */
-static void job_write_wake(smtorp_pow_job *job) {
-    const uint8_t byte = 1;
-    while (write(job->wake_fds[1], &byte, 1) < 0 && errno == EINTR) {
-    }
-}
-
 /* Called by the search after each work unit. */
 static void job_post_progress(smtorp_pow_job *job) {
     uint64_t now = smtorp_clock_monotonic_ms();
     if (now - job->last_post_ms < SMTORP_POW_JOB_PROGRESS_MS) return;
     job->last_post_ms = now;
     if (__atomic_exchange_n(&job->signalled, 1, __ATOMIC_SEQ_CST) == 0)
-        job_write_wake(job);
+        smtorp_wake_post(&job->wake);
 }
 
 static void *job_main(void *arg) {
@@ -414,23 +400,13 @@ static void *job_main(void *arg) {
     __atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
     /* Unconditionally: see the header comment on coalescing. */
     __atomic_store_n(&job->signalled, 1, __ATOMIC_SEQ_CST);
-    job_write_wake(job);
+    smtorp_wake_post(&job->wake);
     return NULL;
 }
 
 /* ------------------------------------------------------------------ */
 /* Loop side                                                          */
 /* ------------------------------------------------------------------ */
-
-static void job_drain_wake(smtorp_pow_job *job) {
-    uint8_t sink[WAKE_DRAIN_CHUNK];
-    for (;;) {
-        ssize_t n = read(job->wake_fds[0], sink, sizeof sink);
-        if (n > 0) continue;
-        if (n < 0 && errno == EINTR) continue;
-        return; /* EAGAIN: empty (EOF cannot happen: we hold the write end) */
-    }
-}
 
 static void job_join(smtorp_pow_job *job) {
     if (!job->thread_running) return;
@@ -445,7 +421,7 @@ static void job_wake(evutil_socket_t fd, short what, void *arg) {
     /* Cleared before draining: a byte the worker writes from now on wakes
      * us again rather than being lost in this drain. */
     __atomic_store_n(&job->signalled, 0, __ATOMIC_SEQ_CST);
-    job_drain_wake(job);
+    smtorp_wake_drain(&job->wake);
     if (!__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) {
         /* The callback may free the job: touch nothing after it. */
         job->cb(job, 0, job->arg);
@@ -454,7 +430,7 @@ static void job_wake(evutil_socket_t fd, short what, void *arg) {
     /* The worker has stored its results and at most writes its last byte
      * now: the join is immediate. */
     job_join(job);
-    (void)event_del(job->wake_event);
+    (void)event_del(job->wake.event);
     job->finished = 1;
     job->end_ms = smtorp_clock_monotonic_ms();
     if (job->cancel_requested && job->result != SMTORP_WORK_CANCELLED) {
@@ -515,9 +491,7 @@ static void job_copy_params(smtorp_pow_job *job,
 
 /* Frees what _start set up, before or after the thread ran. */
 static void job_release(smtorp_pow_job *job) {
-    if (job->wake_event != NULL) event_free(job->wake_event);
-    if (job->wake_fds[0] >= 0) close(job->wake_fds[0]);
-    if (job->wake_fds[1] >= 0) close(job->wake_fds[1]);
+    smtorp_wake_release(&job->wake);
     free(job);
 }
 
@@ -533,41 +507,23 @@ SMTORP_API smtorp_result smtorp_pow_job_start(
 
     smtorp_pow_job *job = calloc(1, sizeof *job);
     if (job == NULL) return SMTORP_ERR_NO_MEMORY;
-    job->wake_fds[0] = job->wake_fds[1] = -1;
+    job->wake.fds[0] = job->wake.fds[1] = -1;
     job_copy_params(job, params);
     job->cb = cb;
     job->arg = arg;
     job->result = SMTORP_WORK_INVALID_ARGUMENT; /* until the end */
 
-    if (pipe2(job->wake_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    r = smtorp_wake_init(&job->wake, loop, job_wake, job);
+    if (r != SMTORP_OK) {
         int saved = errno;
-        job->wake_fds[0] = job->wake_fds[1] = -1;
         job_release(job);
         errno = saved;
-        return SMTORP_ERR_IO;
-    }
-    job->wake_event = event_new(loop->base, job->wake_fds[0],
-                                EV_READ | EV_PERSIST, job_wake, job);
-    if (job->wake_event == NULL) {
-        job_release(job);
-        return SMTORP_ERR_NO_MEMORY;
-    }
-    if (event_add(job->wake_event, NULL) != 0) {
-        job_release(job);
-        return SMTORP_ERR_EVENT;
+        return r;
     }
 
     job->start_ms = smtorp_clock_monotonic_ms();
     job->last_post_ms = job->start_ms;
-    /* The thread inherits the mask in force at pthread_create: block every
-     * signal around it, so that not even the thread's first instruction
-     * can take a signal meant for the loop (its helper threads inherit the
-     * same mask in turn). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&job->thread, NULL, job_main, job);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = smtorp_thread_start(&job->thread, job_main, job);
     if (rc != 0) {
         job_release(job);
         errno = rc;
