@@ -917,6 +917,61 @@ smtorp_result smtorp_internal_conn_attach_socks(smtorp_conn *conn,
     return SMTORP_OK;
 }
 
+/* Moves the conn's socket to a new OpenSSL bufferevent made as a direct
+ * TLS conn's would be (`tls`, `server_name`, `accepting`), so that the
+ * handshake timeout, close_notify, the flush on close and error
+ * classification are the well-trodden direct-TLS path. (An OpenSSL filter
+ * over the socket bufferevent would keep a second output buffer whose
+ * draining is reported to no one, and libevent 2.1's filter misses write
+ * callbacks.) The conn becomes one whose handshake is under way: framing
+ * mode, maximum line, pause state and read timeout carry over; READY comes
+ * again from BEV_EVENT_CONNECTED. `held` (freed here) is queued to be
+ * written once the handshake is done. On failure the conn ends with
+ * SMTORP_CONN_ERROR. Used after SOCKS (client) and for STARTTLS (server). */
+static void conn_move_to_tls(smtorp_conn *conn, smtorp_tls_context *tls,
+                             const char *server_name, int accepting,
+                             struct evbuffer *held) {
+    evutil_socket_t fd = bufferevent_getfd(conn->bev);
+    smtorp_result error = SMTORP_OK;
+    int fd_taken = 0;
+    struct bufferevent *tls_bev =
+        fd < 0 ? NULL
+               : conn_bufferevent_new(conn->loop, fd, tls, server_name,
+                                      accepting, &error, &fd_taken);
+    if (tls_bev == NULL) {
+        /* fd still belongs to the old bufferevent, unless libevent failed
+         * half-way and may have closed it (fd_taken): then the old one must
+         * not close it again (a leak is safer than closing a reused fd). */
+        if (fd_taken)
+            bufferevent_setfd(conn->bev, -1);
+        evbuffer_free(held);
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+        return;
+    }
+    /* Detach the fd from the old bufferevent so freeing it does not close
+     * the socket; safe inside its own callback (libevent refcounts it). */
+    struct bufferevent *old = conn->bev;
+    bufferevent_disable(old, EV_READ | EV_WRITE);
+    bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+    bufferevent_setfd(old, -1);
+    bufferevent_free(old);
+
+    conn->bev = tls_bev;
+    conn->is_tls = 1;
+    conn->connected = 0;
+    conn->ready_sent = 0;
+    conn->ready_pending = 0;
+    conn->reading = 0;
+    conn->backpressured = 0;
+    conn_setup_bev(conn);
+    if (conn->read_timeout_ms > 0)
+        smtorp_conn_set_read_timeout(conn, conn->read_timeout_ms);
+    int held_ok = bufferevent_write_buffer(tls_bev, held) == 0;
+    evbuffer_free(held);
+    if (!held_ok)
+        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+}
+
 /* The tunnel is open: the conn becomes what smtorp_conn_connect would have
  * made, over the tunnel. Called with conn->depth > 0. */
 static void conn_socks_open(smtorp_conn *conn) {
@@ -950,50 +1005,7 @@ static void conn_socks_open(smtorp_conn *conn) {
         conn_deliver_terminal(conn, SMTORP_CONN_TLS_ERROR);
         return;
     }
-    /* The socket moves to an OpenSSL bufferevent of its own, exactly as
-     * smtorp_conn_connect makes one, so that everything after this (the
-     * handshake timeout, close_notify, the flush on close, error
-     * classification) is the well-trodden direct-TLS path. (An OpenSSL
-     * filter over the socket bufferevent would keep a second output buffer
-     * whose draining is reported to no one: a close could lose the last
-     * bytes.) */
-    evutil_socket_t fd = bufferevent_getfd(conn->bev);
-    smtorp_result error = SMTORP_OK;
-    int fd_taken = 0;
-    struct bufferevent *tls_bev =
-        fd < 0 ? NULL
-               : conn_bufferevent_new(conn->loop, fd, conn->socks_tls,
-                                      conn->socks_server_name, 0, &error,
-                                      &fd_taken);
-    if (tls_bev == NULL) {
-        /* fd still belongs to the old bufferevent, unless libevent failed
-         * half-way and may have closed it (fd_taken): then the old one must
-         * not close it again (a leak is safer than closing a reused fd). */
-        if (fd_taken)
-            bufferevent_setfd(conn->bev, -1);
-        evbuffer_free(held);
-        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
-        return;
-    }
-    /* Detach the fd from the old bufferevent so freeing it does not close
-     * the socket; safe inside its own callback (libevent refcounts it). */
-    struct bufferevent *old = conn->bev;
-    bufferevent_disable(old, EV_READ | EV_WRITE);
-    bufferevent_setcb(old, NULL, NULL, NULL, NULL);
-    bufferevent_setfd(old, -1);
-    bufferevent_free(old);
-
-    conn->bev = tls_bev;
-    conn->is_tls = 1;
-    conn->reading = 0;
-    conn_setup_bev(conn);
-    if (conn->read_timeout_ms > 0)
-        smtorp_conn_set_read_timeout(conn, conn->read_timeout_ms);
-    /* Queued in the TLS bufferevent: written once the handshake is done. */
-    int held_ok = bufferevent_write_buffer(tls_bev, held) == 0;
-    evbuffer_free(held);
-    if (!held_ok)
-        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+    conn_move_to_tls(conn, conn->socks_tls, conn->socks_server_name, 0, held);
     /* READY comes from BEV_EVENT_CONNECTED, as for smtorp_conn_connect. */
 }
 
@@ -1077,55 +1089,10 @@ static void conn_starttls_maybe_switch(smtorp_conn *conn) {
     conn->discarding = 0;
     conn->eof_pending = 0;
 
-    /* The reliable path (as for SOCKS, see conn_socks_open): the socket
-     * moves to an OpenSSL bufferevent of its own, made exactly as the
-     * implicit-TLS listener makes one, so that handshake timeouts,
-     * close_notify, the flush on close and error classification are the
-     * well-trodden accepted-TLS path. (libevent 2.1's OpenSSL filter over
-     * the socket bufferevent misses write callbacks.) */
     struct evbuffer *held = conn->starttls_held;
     conn->starttls_held = NULL;
     conn->tls_starting = 0;
-    evutil_socket_t fd = bufferevent_getfd(conn->bev);
-    smtorp_result error = SMTORP_OK;
-    int fd_taken = 0;
-    struct bufferevent *tls_bev =
-        fd < 0 ? NULL
-               : conn_bufferevent_new(conn->loop, fd, conn->starttls_ctx, NULL,
-                                      1, &error, &fd_taken);
-    if (tls_bev == NULL) {
-        /* As in conn_socks_open: a half-failed libevent may have closed fd;
-         * then the old bufferevent must not close it again. */
-        if (fd_taken)
-            bufferevent_setfd(conn->bev, -1);
-        evbuffer_free(held);
-        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
-        return;
-    }
-    struct bufferevent *old = conn->bev;
-    bufferevent_disable(old, EV_READ | EV_WRITE);
-    bufferevent_setcb(old, NULL, NULL, NULL, NULL);
-    bufferevent_setfd(old, -1); /* freeing it must not close the socket */
-    bufferevent_free(old);
-
-    /* From here the conn is an accepted TLS conn whose handshake is under
-     * way: framing mode, maximum line, pause state and read timeout carry
-     * over; READY is delivered again by BEV_EVENT_CONNECTED. */
-    conn->bev = tls_bev;
-    conn->is_tls = 1;
-    conn->connected = 0;
-    conn->ready_sent = 0;
-    conn->ready_pending = 0;
-    conn->reading = 0;
-    conn->backpressured = 0;
-    conn_setup_bev(conn);
-    if (conn->read_timeout_ms > 0)
-        smtorp_conn_set_read_timeout(conn, conn->read_timeout_ms);
-    /* Written once the handshake is done. */
-    int held_ok = bufferevent_write_buffer(tls_bev, held) == 0;
-    evbuffer_free(held);
-    if (!held_ok)
-        conn_deliver_terminal(conn, SMTORP_CONN_ERROR);
+    conn_move_to_tls(conn, conn->starttls_ctx, NULL, 1, held);
 }
 
 SMTORP_API smtorp_result smtorp_conn_start_tls(smtorp_conn *conn,

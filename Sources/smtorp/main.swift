@@ -689,10 +689,10 @@ func send(_ args: [String]) throws(CLIError) -> Int32 {
                     done(message)  // the server asks for no proof of work
                     return
                 }
-                minter.stamp([message], offers: PowRequirement.raising(offered, to: asked),
+                minter.stamp(message, offers: PowRequirement.raising(offered, to: asked),
                              now: smtorp_clock_unix_seconds(), onFailure: { mailbox, why in
                                  say("no proof-of-work stamp for " + mailbox.text + ": " + why)
-                             }, done: { done($0[0]) })
+                             }, done: done)
             }
             let c = SMTPClientConnection(loop: loop, tls: tls, socks: socks, destination: destination,
                                          heloName: identity.onion.hostname, messages: [unstamped], trust: trust,

@@ -24,17 +24,10 @@ private struct LoopbackPolicy: RecipientPolicy {
 
 /// A server session behind a simulated C core: bytes in, reply bytes out.
 private struct ServerEnd {
-    enum Mode: Equatable {
-        case lines(Int)
-        case bytes(UInt64)
-    }
-
     static let hostname = "server.example.onion"
 
     var session: ServerSession<LoopbackPolicy>
-    var buffer: [UInt8] = []
-    var mode: Mode
-    var discarding = false
+    var framing: CoreFraming
     /// Answers to `.store`, in order; then `.stored(queueID: "Q<n>")`.
     var storeResults: [StoreResult] = []
     /// EHLO keywords taken out of the server's EHLO reply, to play a server
@@ -58,7 +51,7 @@ private struct ServerEnd {
             configuration: ServerConfiguration(hostname: ServerEnd.hostname, limits: limits,
                                                proofOfWork: proofOfWork),
             policy: LoopbackPolicy())
-        mode = .lines(limits.commandLineLength)
+        framing = CoreFraming(maxLine: limits.commandLineLength)
     }
 
     mutating func ready() -> [UInt8] {
@@ -67,7 +60,7 @@ private struct ServerEnd {
     }
 
     mutating func receive(_ bytes: [UInt8]) -> [UInt8] {
-        buffer.append(contentsOf: bytes)
+        framing.buffer.append(contentsOf: bytes)
         pump()
         return takeOutput()
     }
@@ -93,9 +86,9 @@ private struct ServerEnd {
                 }
                 output.append(contentsOf: reply.wireBytes())
             case .expectLines(let maxLength):
-                mode = .lines(maxLength)
+                framing.mode = .lines(maxLength)
             case .expectBytes(let count):
-                mode = .bytes(count)
+                framing.mode = .bytes(count)
             case .store(let envelope, let message):
                 stored.append((envelope, message))
                 let result = storeResults.isEmpty
@@ -114,39 +107,8 @@ private struct ServerEnd {
     }
 
     private mutating func pump() {
-        while !session.isClosed && !buffer.isEmpty {
-            switch mode {
-            case .bytes(let count):
-                guard count > 0 else {
-                    return
-                }
-                let take = Int(min(count, UInt64(buffer.count)))
-                let piece = Array(buffer.prefix(take))
-                buffer.removeFirst(take)
-                mode = .bytes(count - UInt64(take))
-                apply(session.receive(.chunk(piece, remaining: count - UInt64(take))))
-            case .lines(let maxLength):
-                if discarding {
-                    guard let lf = buffer.firstIndex(of: 0x0A) else {
-                        buffer.removeAll()
-                        return
-                    }
-                    buffer.removeFirst(lf + 1)
-                    discarding = false
-                    continue
-                }
-                guard let lf = buffer.firstIndex(of: 0x0A) else {
-                    if buffer.count >= maxLength {
-                        buffer.removeAll()
-                        discarding = true
-                        apply(session.receive(.lineTooLong))
-                    }
-                    return
-                }
-                let line = Array(buffer[..<lf])
-                buffer.removeFirst(lf + 1)
-                apply(session.receive(lf + 1 > maxLength ? .lineTooLong : .line(line)))
-            }
+        while !session.isClosed, let input = framing.next() {
+            apply(session.receive(input))
         }
     }
 }
@@ -593,7 +555,7 @@ final class ClientSessionTests: XCTestCase {
                                                              PowRequirement(algorithm: .hashcash1, effort: 64)]])
         var stamped = message(to: ["alice@example.onion", "bob@example.onion"])
         stamped.stamps = ["1:eqh96-5:8:abc", nil]
-        XCTAssertEqual(script.step(.enqueueAll([stamped], last: true)),
+        XCTAssertEqual(script.step(.enqueue(stamped, isLast: true)),
                        "MAIL FROM:<carol@client.example.onion>\r\n"
                        + "RCPT TO:<alice@example.onion> POW=1:eqh96-5:8:abc\r\n"
                        + "RCPT TO:<bob@example.onion>\r\n"

@@ -25,15 +25,8 @@ struct TestPolicy: RecipientPolicy {
 /// as lines (up to the current maximum, over-long lines discarded through the
 /// next LF) or as byte chunks, as the session's effects ask.
 struct Wire {
-    enum Mode: Equatable {
-        case lines(Int)
-        case bytes(UInt64)
-    }
-
     var session: ServerSession<TestPolicy>
-    var buffer: [UInt8] = []
-    var mode: Mode
-    var discarding = false
+    var framing: CoreFraming
     /// Every effect so far, in order.
     var effects: [ServerEffect] = []
     /// When set, every `.store` effect is answered at once with this result.
@@ -50,7 +43,7 @@ struct Wire {
             configuration: ServerConfiguration(hostname: hostname, limits: limits, tlsActive: tlsActive,
                                                proofOfWork: proofOfWork),
             policy: TestPolicy())
-        mode = .lines(limits.commandLineLength)
+        framing = CoreFraming(maxLine: limits.commandLineLength)
         self.autoStore = autoStore
     }
 
@@ -79,7 +72,7 @@ struct Wire {
     }
 
     mutating func sendBytes(_ bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
+        framing.buffer.append(contentsOf: bytes)
         pump()
     }
 
@@ -88,9 +81,9 @@ struct Wire {
             effects.append(effect)
             switch effect {
             case .expectLines(let maxLength):
-                mode = .lines(maxLength)
+                framing.mode = .lines(maxLength)
             case .expectBytes(let count):
-                mode = .bytes(count)
+                framing.mode = .bytes(count)
             case .store:
                 if let autoStore {
                     apply(session.receive(.stored(autoStore)))
@@ -106,45 +99,8 @@ struct Wire {
     }
 
     private mutating func pump() {
-        while !session.isClosed && !buffer.isEmpty {
-            switch mode {
-            case .bytes(let count):
-                guard count > 0 else {
-                    return
-                }
-                let take = Int(min(count, UInt64(buffer.count)))
-                let piece = Array(buffer.prefix(take))
-                buffer.removeFirst(take)
-                mode = .bytes(count - UInt64(take))
-                apply(session.receive(.chunk(piece, remaining: count - UInt64(take))))
-            case .lines(let maxLength):
-                if discarding {
-                    guard let lf = buffer.firstIndex(of: 0x0A) else {
-                        buffer.removeAll()
-                        return
-                    }
-                    buffer.removeFirst(lf + 1)
-                    discarding = false
-                    continue
-                }
-                if let lf = buffer.firstIndex(of: 0x0A) {
-                    if lf + 1 > maxLength {
-                        buffer.removeFirst(lf + 1)
-                        apply(session.receive(.lineTooLong))
-                    } else {
-                        let line = Array(buffer[..<lf])
-                        buffer.removeFirst(lf + 1)
-                        apply(session.receive(.line(line)))
-                    }
-                } else {
-                    if buffer.count >= maxLength {
-                        buffer.removeAll()
-                        discarding = true
-                        apply(session.receive(.lineTooLong))
-                    }
-                    return
-                }
-            }
+        while !session.isClosed, let input = framing.next() {
+            apply(session.receive(input))
         }
     }
 

@@ -27,15 +27,8 @@ enum SubmissionNode {
 
 /// A simulated core in front of a submission session.
 struct SubmissionWire {
-    enum Mode: Equatable {
-        case lines(Int)
-        case bytes(UInt64)
-    }
-
     var session: ServerSession<SubmissionPolicy>
-    var buffer: [UInt8] = []
-    var mode: Mode
-    var discarding = false
+    var framing: CoreFraming
     /// Between `.startTLS` and the handshake nothing is framed.
     var tlsPending = false
     var effects: [SubmissionEffect] = []
@@ -55,7 +48,7 @@ struct SubmissionWire {
             profile: .submission(tlsActive: tlsActive, tlsAvailable: tlsAvailable, authRequired: authRequired,
                                  cleartextAuthAllowed: cleartextAuthAllowed))
         var wire = SubmissionWire(session: ServerSession(configuration: configuration, policy: SubmissionNode.policy),
-                                  mode: .lines(limits.commandLineLength))
+                                  framing: CoreFraming(maxLine: limits.commandLineLength))
         wire.input(.ready)
         return wire
     }
@@ -70,7 +63,7 @@ struct SubmissionWire {
     }
 
     mutating func sendBytes(_ bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
+        framing.buffer.append(contentsOf: bytes)
         pump()
     }
 
@@ -85,9 +78,9 @@ struct SubmissionWire {
             effects.append(effect)
             switch effect {
             case .server(.expectLines(let maxLength)):
-                mode = .lines(maxLength)
+                framing.mode = .lines(maxLength)
             case .server(.expectBytes(let count)):
-                mode = .bytes(count)
+                framing.mode = .bytes(count)
             case .server(.store):
                 if let autoStore {
                     apply(session.receiveSubmission(.stored(autoStore)))
@@ -97,8 +90,7 @@ struct SubmissionWire {
             case .server(.checkStamp):
                 XCTFail("the submission listener never asks for proof of work")
             case .startTLS:
-                buffer.removeAll()  // RFC 3207 §4: pre-TLS input is discarded
-                discarding = false
+                framing.discardBuffered()  // RFC 3207 §4: pre-TLS input is discarded
                 tlsPending = true
             case .checkPassword(let user, let password):
                 if autoCheck {
@@ -110,40 +102,8 @@ struct SubmissionWire {
     }
 
     private mutating func pump() {
-        while !session.isClosed && !tlsPending && !buffer.isEmpty {
-            switch mode {
-            case .bytes(let count):
-                guard count > 0 else {
-                    return
-                }
-                let take = Int(min(count, UInt64(buffer.count)))
-                let piece = Array(buffer.prefix(take))
-                buffer.removeFirst(take)
-                mode = .bytes(count - UInt64(take))
-                apply(session.receiveSubmission(.chunk(piece, remaining: count - UInt64(take))))
-            case .lines(let maxLength):
-                if discarding {
-                    guard let lf = buffer.firstIndex(of: 0x0A) else {
-                        buffer.removeAll()
-                        return
-                    }
-                    buffer.removeFirst(lf + 1)
-                    discarding = false
-                    continue
-                }
-                if let lf = buffer.firstIndex(of: 0x0A) {
-                    let line = Array(buffer[..<lf])
-                    buffer.removeFirst(lf + 1)
-                    apply(session.receiveSubmission(lf + 1 > maxLength ? .lineTooLong : .line(line)))
-                } else {
-                    if buffer.count >= maxLength {
-                        buffer.removeAll()
-                        discarding = true
-                        apply(session.receiveSubmission(.lineTooLong))
-                    }
-                    return
-                }
-            }
+        while !session.isClosed && !tlsPending, let input = framing.next() {
+            apply(session.receiveSubmission(input))
         }
     }
 

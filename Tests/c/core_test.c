@@ -1256,7 +1256,10 @@ static void test_password_check(void) {
               wrong ? "password check: a wrong password is refused, on the loop thread"
                     : "password check: the password matches, on the loop thread",
               "r=%d calls=%d matches=%d loop=%d", r, pw_calls, pw_matches, pw_on_loop_thread);
-        check(pw_timer_before_verdict, "password check: the loop served a timer meanwhile", "");
+        if (getenv("SMTORP_TEST_SERIAL_THREADS") != NULL)
+            printf("ok - password check: the loop served a timer meanwhile # skip: threads run one at a time\n");
+        else
+            check(pw_timer_before_verdict, "password check: the loop served a timer meanwhile", "");
         aux_fn = NULL;
     }
     /* Freed while running: waited for, no callback afterwards. */

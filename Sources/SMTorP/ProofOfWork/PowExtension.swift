@@ -62,7 +62,9 @@ public enum PowExtension {
     public static func requirements(inReplyText text: String) -> [PowRequirement]? {
         let bytes = Array(text.utf8), marker = Array(requirementsMarker.utf8)
         guard bytes.count >= marker.count,
-              let start = (0...(bytes.count - marker.count)).first(where: { Array(bytes[$0..<($0 + marker.count)]) == marker })
+              let start = (0...(bytes.count - marker.count)).first(where: {
+                  bytes[$0..<($0 + marker.count)].elementsEqual(marker)
+              })
         else { return nil }
         var requirements: [PowRequirement] = []
         for item in bytes[(start + marker.count)...].split(separator: UInt8(ascii: ",")) {

@@ -263,10 +263,10 @@ public final class QueueRunner {
                 return
             }
             let offers = PowRequirement.raising(offered, to: self.proofOfWorkOffers[onion] ?? [])
-            self.minter.stamp([message], offers: offers, now: smtorp_clock_unix_seconds(),
+            self.minter.stamp(message, offers: offers, now: smtorp_clock_unix_seconds(),
                               onFailure: { [logger] mailbox, why in
                                   logger.warning("queue: no proof-of-work stamp for " + mailbox.text + ": " + why)
-                              }, done: { done($0[0]) })
+                              }, done: done)
         }
     }
 

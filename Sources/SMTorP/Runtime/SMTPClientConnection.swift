@@ -278,7 +278,7 @@ public final class SMTPClientConnection {
                     prepared[index] = ready
                     while handedOver < prepared.count, let next = prepared[handedOver] {
                         handedOver += 1
-                        self.apply(self.session.receive(.enqueueAll([next], last: handedOver == prepared.count)))
+                        self.apply(self.session.receive(.enqueue(next, isLast: handedOver == prepared.count)))
                     }
                 }
             }

@@ -141,52 +141,49 @@ extension StampMinter {
         return offers.contains { $0.algorithm == stamp.algorithm && stamp.effort >= $0.effort }
     }
 
-    /// Mints a stamp for every recipient of `messages` that is an SMTorP
+    /// Mints a stamp for every recipient of `message` that is an SMTorP
     /// address (and carries no usable stamp), at the first of `offers` it can
-    /// solve, dated `now`; calls
-    /// `done` on the loop thread with the messages carrying their stamps.
-    /// A recipient whose stamp could not be made goes without one (the
-    /// server then answers 450 and the queue retries); `onFailure` hears why.
-    public func stamp(_ messages: [ClientMessage], offers: [PowRequirement], now: Int64,
+    /// solve, dated `now`; calls `done` on the loop thread with the message
+    /// carrying its stamps. A recipient whose stamp could not be made goes
+    /// without one (the server then answers 450 and the queue retries);
+    /// `onFailure` hears why.
+    public func stamp(_ message: ClientMessage, offers: [PowRequirement], now: Int64,
                       onFailure: @escaping (Mailbox, String) -> Void = { _, _ in },
-                      done: @escaping ([ClientMessage]) -> Void) {
-        var result = messages
-        var outstanding = 0
-        var queued: [(Int, Int, StampRequest)] = []
-        for (m, message) in messages.enumerated() {
-            result[m].stamps = message.recipients.map { _ in nil }
-            for (r, mailbox) in message.recipients.enumerated() {
-                // A stamp carried from the sender's device (docs/spec.md
-                // §5.4) is used when this server accepts its algorithm at
-                // its effort; else this node mints one.
-                if r < message.stamps.count, let carried = message.stamps[r],
-                   Self.satisfies(carried, offers) {
-                    result[m].stamps[r] = carried
-                    continue
-                }
-                let parsed: SMTorPAddress?
-                do throws(AddressError) { parsed = try Address.parseSMTorP(mailbox.text) } catch { parsed = nil }
-                guard let recipient = parsed,
-                      let offer = StampRequest.choose(from: offers, for: recipient) else { continue }
-                var nonce = [UInt8](repeating: 0, count: Stamp.nonceLength)
-                guard smtorp_random_bytes(&nonce, nonce.count) == SMTORP_OK else {
-                    onFailure(mailbox, "no random bytes for a stamp nonce")
-                    continue
-                }
-                queued.append((m, r, StampRequest(recipient: recipient, requirement: offer,
-                                                  date: StampDate(unixSeconds: now), nonce: nonce)))
+                      done: @escaping (ClientMessage) -> Void) {
+        var result = message
+        result.stamps = message.recipients.map { _ in nil }
+        var queued: [(Int, StampRequest)] = []
+        for (r, mailbox) in message.recipients.enumerated() {
+            // A stamp carried from the sender's device (docs/spec.md §5.4)
+            // is used when this server accepts its algorithm at its effort;
+            // else this node mints one.
+            if r < message.stamps.count, let carried = message.stamps[r], Self.satisfies(carried, offers) {
+                result.stamps[r] = carried
+                continue
             }
+            let parsed: SMTorPAddress?
+            do throws(AddressError) { parsed = try Address.parseSMTorP(mailbox.text) } catch { parsed = nil }
+            guard let recipient = parsed, let offer = StampRequest.choose(from: offers, for: recipient) else {
+                continue
+            }
+            var nonce = [UInt8](repeating: 0, count: Stamp.nonceLength)
+            guard smtorp_random_bytes(&nonce, nonce.count) == SMTORP_OK else {
+                onFailure(mailbox, "no random bytes for a stamp nonce")
+                continue
+            }
+            queued.append((r, StampRequest(recipient: recipient, requirement: offer,
+                                           date: StampDate(unixSeconds: now), nonce: nonce)))
         }
         guard !queued.isEmpty else {
             done(result)
             return
         }
-        outstanding = queued.count
-        for (m, r, request) in queued {
+        var outstanding = queued.count
+        for (r, request) in queued {
             mint(request) { outcome in
                 switch outcome {
-                case .stamp(let text): result[m].stamps[r] = text
-                case .failed(let why): onFailure(messages[m].recipients[r], why)
+                case .stamp(let text): result.stamps[r] = text
+                case .failed(let why): onFailure(message.recipients[r], why)
                 }
                 outstanding -= 1
                 if outstanding == 0 { done(result) }

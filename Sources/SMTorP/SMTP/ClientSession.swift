@@ -57,11 +57,10 @@ public enum ClientInput: Equatable, Sendable {
     case timeout
     /// The connection was closed (by the server, or lost).
     case closed
-    /// One more message to send on this connection.
-    case enqueue(ClientMessage)
-    /// Messages to send on this connection, and whether they are the last
-    /// (then as `.finish` after them: QUIT joins the last flight).
-    case enqueueAll([ClientMessage], last: Bool)
+    /// One more message to send on this connection; `isLast` finishes at
+    /// the same time (as `.finish` after it, but QUIT can join the
+    /// message's flight).
+    case enqueue(ClientMessage, isLast: Bool = false)
     /// No more messages: the session sends QUIT once the queue is empty.
     case finish
 }
@@ -406,17 +405,8 @@ public struct ClientSession {
             timedOut(into: &effects)
         case .closed:
             end(with: .clientConnectionLost, sendingQuit: false, into: &effects)
-        case .enqueue(let message):
-            enqueue(message, into: &effects)
-        case .enqueueAll(let messages, let last):
-            for message in messages.dropLast() {
-                enqueue(message, into: &effects)
-            }
-            if let final = messages.last {
-                enqueue(final, isLast: last, into: &effects)
-            } else if last {
-                finish(into: &effects)
-            }
+        case .enqueue(let message, let isLast):
+            enqueue(message, isLast: isLast, into: &effects)
         case .finish:
             finish(into: &effects)
         }
